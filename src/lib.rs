@@ -1,0 +1,2 @@
+//! rollback facade.
+pub use rollback_core::*;
