@@ -1,1 +1,38 @@
-//! Core of rollback.
+//! # rollback-core
+//!
+//! The traits, data model, errors and orchestrator of `rollback`, plus an in-memory simulation
+//! (feature `sim`), mockall mocks (feature `mock`) and a conformance suite for platforms
+//! (feature `testkit`). Most users depend on the `rollback` facade crate, which re-exports this
+//! crate and adds the backends by feature.
+#![warn(missing_docs)]
+
+pub mod analyzer;
+pub mod check;
+pub mod clock;
+pub mod data_guard;
+pub mod error;
+pub mod metrics_source;
+pub mod model;
+pub mod notifier;
+pub mod platform;
+
+pub use analyzer::Analyzer;
+pub use check::Check;
+pub use clock::Clock;
+pub use data_guard::DataGuard;
+pub use error::{Error, ErrorKind, ErrorRecord, Result};
+pub use metrics_source::MetricsSource;
+pub use model::check::{CheckContext, CheckOutcome, CheckPhase, CheckStatus};
+pub use model::event::{Event, EventKind, KeyMetric, Stage};
+pub use model::evidence::{EventLevel, Evidence, LogLine, PlatformEvent};
+pub use model::finding::{
+    Finding, FindingKind, Incident, IncidentMetric, Severity, SourceLocation,
+};
+pub use model::health::HealthSnapshot;
+pub use model::metric::{MetricKind, MetricQuery, Quantile, Sample, Series, TimeRange};
+pub use model::release::{Release, ReleaseMark, ReleaseRef, ReleaseState, Replicas};
+pub use model::target::{Environment, Target};
+pub use model::traffic::{TrafficSplit, TrafficWeight};
+pub use model::version::Version;
+pub use notifier::Notifier;
+pub use platform::{Capabilities, Lease, Platform};
