@@ -8,13 +8,22 @@
 
 pub mod analyzer;
 pub mod check;
+pub mod checks;
 pub mod clock;
 pub mod data_guard;
+pub mod detect;
 pub mod error;
+pub mod journal;
 pub mod metrics_source;
 pub mod model;
 pub mod notifier;
+pub mod orchestrator;
 pub mod platform;
+pub mod policy;
+pub mod report;
+pub mod request;
+pub mod retry;
+pub mod timeline;
 
 pub use analyzer::Analyzer;
 pub use check::Check;
@@ -35,4 +44,8 @@ pub use model::target::{Environment, Target};
 pub use model::traffic::{TrafficSplit, TrafficWeight};
 pub use model::version::Version;
 pub use notifier::Notifier;
+pub use orchestrator::{Orchestrator, OrchestratorBuilder, Progress, RunHandle};
 pub use platform::{Capabilities, Lease, Platform};
+pub use policy::Policy;
+pub use report::{Outcome, RollbackReport};
+pub use request::{RollbackRequest, Strategy, StrategyChoice};
