@@ -1,2 +1,44 @@
-//! rollback facade.
+//! # rollback
+//!
+//! Intelligent rollback orchestration for failing deployments. When a release goes bad,
+//! `rollback` detects it from SLA metrics, picks a release with a *verified healthy* history to
+//! return to (never blindly N-1), validates, switches back — instantly (blue-green), gradually
+//! (reverse canary) or by reverting the workload — confirms health, runs smoke tests, explains
+//! the failure in a root-cause report, cleans up and tells people.
+//!
+//! This crate is the facade: it re-exports [`rollback_core`] and adds backends by feature.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `sim` (default) | the in-memory simulation platform and its scenarios ([`sim`]) |
+//! | `http-check` (default) | [`HttpCheck`], the HTTP gate / smoke test |
+//! | `mock` | mockall mocks of every trait (`MockPlatform`, `MockMetricsSource`, …) |
+//! | `testkit` | the conformance suite for your own `Platform` ([`testkit`]) |
+//!
+//! ## Quick start
+//!
+//! ```
+//! use rollback::sim::Simulation;
+//! use rollback::{Environment, Orchestrator, Outcome, RollbackRequest, Target};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> rollback::Result<()> {
+//! let sim = Simulation::builtin("spec-incident")?;
+//! let orchestrator = Orchestrator::builder(sim.platform(), sim.metrics())
+//!     .clock(sim.clock())
+//!     .build()?;
+//! let request = RollbackRequest::new(Target::new(Environment::Production, "api-service"))
+//!     .reason("High error rate");
+//! let report = orchestrator.run(request).await;
+//! assert_eq!(report.outcome, Outcome::RolledBack);
+//! assert_eq!(report.to.unwrap().version.to_string(), "v1.2.9");
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod config;
+#[cfg(feature = "http-check")]
+mod http_check;
+
+#[cfg(feature = "http-check")]
+pub use http_check::HttpCheck;
 pub use rollback_core::*;

@@ -49,3 +49,6 @@ pub use platform::{Capabilities, Lease, Platform};
 pub use policy::Policy;
 pub use report::{Outcome, RollbackReport};
 pub use request::{RollbackRequest, Strategy, StrategyChoice};
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
