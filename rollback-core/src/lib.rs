@@ -15,6 +15,8 @@ pub mod metrics_source;
 pub mod model;
 pub mod notifier;
 pub mod platform;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use analyzer::Analyzer;
 pub use check::Check;
