@@ -36,9 +36,9 @@ const PLACEHOLDERS: &str = "ts, req_id, trace_id, user_id, ms, ms:A..B, int:A..B
                             deployment, ip";
 
 fn range<T: std::str::FromStr + PartialOrd>(arg: &str, what: &str) -> Result<(T, T), String> {
-    let (a, b) = arg
-        .split_once("..")
-        .ok_or_else(|| format!("{{{what}:{arg}}} needs a range, expected e.g. {{{what}:10..250}}"))?;
+    let (a, b) = arg.split_once("..").ok_or_else(|| {
+        format!("{{{what}:{arg}}} needs a range, expected e.g. {{{what}:10..250}}")
+    })?;
     let a: T = a
         .trim()
         .parse()
@@ -49,7 +49,9 @@ fn range<T: std::str::FromStr + PartialOrd>(arg: &str, what: &str) -> Result<(T,
         .parse()
         .map_err(|_| format!("{{{what}:{arg}}} has a bad upper bound, expected a number"))?;
     if a > b {
-        return Err(format!("{{{what}:{arg}}} is an empty range, expected A <= B"));
+        return Err(format!(
+            "{{{what}:{arg}}} is an empty range, expected A <= B"
+        ));
     }
     Ok((a, b))
 }

@@ -137,15 +137,15 @@ impl Router {
     /// `lock` and `mark` always; `traffic_switch` unless the router is `none`; and
     /// `weighted_traffic` for `weighted`.
     pub fn capabilities(self) -> Capabilities {
-        let mut caps = Capabilities::default();
-        caps.traffic_switch = self != Router::None;
-        caps.weighted_traffic = self == Router::Weighted;
-        caps.revert = true;
-        caps.scale = true;
-        caps.evidence = true;
-        caps.lock = true;
-        caps.mark = true;
-        caps
+        Capabilities {
+            traffic_switch: self != Router::None,
+            weighted_traffic: self == Router::Weighted,
+            revert: true,
+            scale: true,
+            evidence: true,
+            lock: true,
+            mark: true,
+        }
     }
 }
 
@@ -659,7 +659,9 @@ impl RawScenario {
             other => {
                 return Err(bad(
                     "router",
-                    format!("{other:?} is not a router, expected one of blue-green, weighted, none"),
+                    format!(
+                        "{other:?} is not a router, expected one of blue-green, weighted, none"
+                    ),
                 ))
             }
         };
@@ -671,7 +673,12 @@ impl RawScenario {
         let startup_time = Duration::from_secs_f64(secs("startup_time", &self.startup_time, 15.0)?);
         let call_latency = Duration::from_secs_f64(secs("call_latency", &self.call_latency, 0.0)?);
         let evidence_limit = match self.evidence_limit {
-            Some(0) => return Err(bad("evidence_limit", "0 is out of range, expected 1 or more")),
+            Some(0) => {
+                return Err(bad(
+                    "evidence_limit",
+                    "0 is out of range, expected 1 or more",
+                ))
+            }
             Some(n) => n as usize,
             None => 5000,
         };
@@ -730,7 +737,9 @@ impl RawScenario {
         for i in 1..releases.len() {
             let next_deploy = releases[i - 1].release.deployed_at;
             let r = &mut releases[i].release;
-            if r.state == ReleaseState::Inactive && r.retired_at.is_none() && r.deployed_at.is_some()
+            if r.state == ReleaseState::Inactive
+                && r.retired_at.is_none()
+                && r.deployed_at.is_some()
             {
                 r.retired_at = next_deploy;
             }
@@ -760,7 +769,12 @@ impl RawScenario {
             let p = u8::try_from(*percent)
                 .ok()
                 .filter(|p| *p <= 100)
-                .ok_or_else(|| bad(&path, format!("{percent} is out of range, expected 0..=100")))?;
+                .ok_or_else(|| {
+                    bad(
+                        &path,
+                        format!("{percent} is out of range, expected 0..=100"),
+                    )
+                })?;
             sum += i64::from(p);
             if p > 0 {
                 traffic.push((idx, p));
@@ -889,15 +903,25 @@ impl RawRelease {
                     RawReplicas::Count(n) => (n, n),
                     RawReplicas::Detail(c) => (c.desired, c.ready.unwrap_or(c.desired)),
                 };
-                let desired = u32::try_from(d).ok().filter(|d| *d <= 10_000).ok_or_else(|| {
-                    bad(p("replicas"), format!("{d} is out of range, expected 0..=10000"))
-                })?;
-                let ready = u32::try_from(r).ok().filter(|r| *r <= desired).ok_or_else(|| {
-                    bad(
+                let desired = u32::try_from(d)
+                    .ok()
+                    .filter(|d| *d <= 10_000)
+                    .ok_or_else(|| {
+                        bad(
+                            p("replicas"),
+                            format!("{d} is out of range, expected 0..=10000"),
+                        )
+                    })?;
+                let ready =
+                    u32::try_from(r)
+                        .ok()
+                        .filter(|r| *r <= desired)
+                        .ok_or_else(|| {
+                            bad(
                         p("replicas.ready"),
                         format!("{r} is out of range, expected 0..={desired} (the desired count)"),
                     )
-                })?;
+                        })?;
                 Replicas { desired, ready }
             }
         };
@@ -932,12 +956,18 @@ impl RawRelease {
         }
         if let Some(d) = deployed_at {
             if d > now {
-                return Err(bad(p("deployed_at"), "is after `now`, expected a time before it"));
+                return Err(bad(
+                    p("deployed_at"),
+                    "is after `now`, expected a time before it",
+                ));
             }
         }
         if let (Some(d), Some(r)) = (deployed_at, retired_at) {
             if r < d {
-                return Err(bad(p("retired_at"), "is before deployed_at, expected a later time"));
+                return Err(bad(
+                    p("retired_at"),
+                    "is before deployed_at, expected a later time",
+                ));
             }
         }
         if state == ReleaseState::Serving && retired_at.is_some() {
@@ -950,7 +980,10 @@ impl RawRelease {
         let mut attributes = self.attributes;
         for key in attributes.keys() {
             if key.trim().is_empty() {
-                return Err(bad(p("attributes"), "has an empty key, expected names like \"image\""));
+                return Err(bad(
+                    p("attributes"),
+                    "has an empty key, expected names like \"image\"",
+                ));
             }
         }
         attributes
@@ -958,25 +991,75 @@ impl RawRelease {
             .or_insert_with(|| format!("registry.example.com/{deployment}:{version}"));
 
         // Baseline health.
-        let error_rate = in_range(&p("error_rate"), self.error_rate.unwrap_or(0.0005), 0.0, 1.0, "0..=1")?;
-        let p95 = positive(&p("latency_p95"), self.latency_p95.unwrap_or(80.0), "milliseconds")?;
-        let p50 = positive(&p("latency_p50"), self.latency_p50.unwrap_or(p95 * 0.45), "milliseconds")?;
-        let p99 = positive(&p("latency_p99"), self.latency_p99.unwrap_or(p95 * 1.6), "milliseconds")?;
+        let error_rate = in_range(
+            &p("error_rate"),
+            self.error_rate.unwrap_or(0.0005),
+            0.0,
+            1.0,
+            "0..=1",
+        )?;
+        let p95 = positive(
+            &p("latency_p95"),
+            self.latency_p95.unwrap_or(80.0),
+            "milliseconds",
+        )?;
+        let p50 = positive(
+            &p("latency_p50"),
+            self.latency_p50.unwrap_or(p95 * 0.45),
+            "milliseconds",
+        )?;
+        let p99 = positive(
+            &p("latency_p99"),
+            self.latency_p99.unwrap_or(p95 * 1.6),
+            "milliseconds",
+        )?;
         if !(p50 <= p95 && p95 <= p99) {
             return Err(bad(
                 p("latency_p50"),
-                format!("p50 {p50}, p95 {p95}, p99 {p99} are out of order, expected p50 <= p95 <= p99"),
+                format!(
+                    "p50 {p50}, p95 {p95}, p99 {p99} are out of order, expected p50 <= p95 <= p99"
+                ),
             ));
         }
-        let cpu = in_range(&p("cpu"), self.cpu.unwrap_or(35.0), 0.0, 100.0, "0..=100 (percent)")?;
-        let memory = in_range(&p("memory"), self.memory.unwrap_or(50.0), 0.0, 100.0, "0..=100 (percent)")?;
-        let memory_bytes = in_range(&p("memory_bytes"), self.memory_bytes.unwrap_or(256e6), 0.0, 1e15, "0..=1e15 (bytes)")?;
-        let uptime = in_range(&p("uptime"), self.uptime.unwrap_or(0.9999), 0.0, 1.0, "0..=1")?;
+        let cpu = in_range(
+            &p("cpu"),
+            self.cpu.unwrap_or(35.0),
+            0.0,
+            100.0,
+            "0..=100 (percent)",
+        )?;
+        let memory = in_range(
+            &p("memory"),
+            self.memory.unwrap_or(50.0),
+            0.0,
+            100.0,
+            "0..=100 (percent)",
+        )?;
+        let memory_bytes = in_range(
+            &p("memory_bytes"),
+            self.memory_bytes.unwrap_or(256e6),
+            0.0,
+            1e15,
+            "0..=1e15 (bytes)",
+        )?;
+        let uptime = in_range(
+            &p("uptime"),
+            self.uptime.unwrap_or(0.9999),
+            0.0,
+            1.0,
+            "0..=1",
+        )?;
         let capacity_rps = self
             .capacity_rps
             .map(|c| positive(&p("capacity_rps"), c, "requests per second"))
             .transpose()?;
-        let noise = in_range(&p("noise"), self.noise.unwrap_or(0.02), 0.0, 1.0, "0..=1 (relative amplitude)")?;
+        let noise = in_range(
+            &p("noise"),
+            self.noise.unwrap_or(0.02),
+            0.0,
+            1.0,
+            "0..=1 (relative amplitude)",
+        )?;
         let mut codes = Vec::new();
         for (code, share) in &self.status_codes {
             let path = format!("releases[{i}].status_codes.{code:?}");
@@ -1037,14 +1120,25 @@ impl RawRelease {
         ] {
             ramps.sort_by(|a, b| a.onset.total_cmp(&b.onset));
         }
-        profile.crash_loops.sort_by(|a, b| a.onset.total_cmp(&b.onset));
+        profile
+            .crash_loops
+            .sort_by(|a, b| a.onset.total_cmp(&b.onset));
 
         let mut logs = Vec::new();
         for (j, l) in self.logs.into_iter().enumerate() {
             let path = format!("releases[{i}].logs[{j}]");
-            let rate = in_range(&format!("{path}.rate"), l.rate, 0.0, 1e6, "0..=1000000 (per minute)")?;
+            let rate = in_range(
+                &format!("{path}.rate"),
+                l.rate,
+                0.0,
+                1e6,
+                "0..=1000000 (per minute)",
+            )?;
             if l.lines.is_empty() {
-                return Err(bad(format!("{path}.lines"), "is empty, expected at least one line"));
+                return Err(bad(
+                    format!("{path}.lines"),
+                    "is empty, expected at least one line",
+                ));
             }
             let mut lines = Vec::new();
             for (k, line) in l.lines.into_iter().enumerate() {
@@ -1061,8 +1155,18 @@ impl RawRelease {
             }
             logs.push(LogTemplate {
                 rate,
-                from: l.from.as_ref().map(|s| duration(&format!("{path}.from"), s)).transpose()?.map(|d| d.as_secs_f64()),
-                until: l.until.as_ref().map(|s| duration(&format!("{path}.until"), s)).transpose()?.map(|d| d.as_secs_f64()),
+                from: l
+                    .from
+                    .as_ref()
+                    .map(|s| duration(&format!("{path}.from"), s))
+                    .transpose()?
+                    .map(|d| d.as_secs_f64()),
+                until: l
+                    .until
+                    .as_ref()
+                    .map(|s| duration(&format!("{path}.until"), s))
+                    .transpose()?
+                    .map(|d| d.as_secs_f64()),
                 traffic_scaled: l.traffic_scaled.unwrap_or(true),
                 lines,
             });
@@ -1082,12 +1186,20 @@ impl RawRelease {
                 }
             };
             if e.reason.trim().is_empty() {
-                return Err(bad(format!("{path}.reason"), "is empty, expected e.g. \"BackOff\""));
+                return Err(bad(
+                    format!("{path}.reason"),
+                    "is empty, expected e.g. \"BackOff\"",
+                ));
             }
             let count = u32::try_from(e.count.unwrap_or(1))
                 .ok()
                 .filter(|c| *c >= 1)
-                .ok_or_else(|| bad(format!("{path}.count"), "is out of range, expected 1 or more"))?;
+                .ok_or_else(|| {
+                    bad(
+                        format!("{path}.count"),
+                        "is out of range, expected 1 or more",
+                    )
+                })?;
             events.push(EventSpec {
                 at: duration(&format!("{path}.at"), &e.at)?.as_secs_f64(),
                 level,
@@ -1097,7 +1209,8 @@ impl RawRelease {
                     .as_deref()
                     .map(|o| parse_template(o).map_err(|m| bad(format!("{path}.object"), m)))
                     .transpose()?,
-                message: parse_template(&e.message).map_err(|m| bad(format!("{path}.message"), m))?,
+                message: parse_template(&e.message)
+                    .map_err(|m| bad(format!("{path}.message"), m))?,
                 count,
             });
         }
@@ -1141,17 +1254,26 @@ impl RawFailure {
         match self.kind.as_str() {
             "error_rate" => {
                 let to = in_range(&f("to"), need_to()?, 0.0, 1.0, "0..=1")?;
-                let from = self.from.map(|v| in_range(&f("from"), v, 0.0, 1.0, "0..=1")).transpose()?;
+                let from = self
+                    .from
+                    .map(|v| in_range(&f("from"), v, 0.0, 1.0, "0..=1"))
+                    .transpose()?;
                 profile.error_ramps.push(ramp(to, from));
             }
             "latency" => {
                 let to = positive(&f("to"), need_to()?, "milliseconds (p95)")?;
-                let from = self.from.map(|v| positive(&f("from"), v, "milliseconds (p95)")).transpose()?;
+                let from = self
+                    .from
+                    .map(|v| positive(&f("from"), v, "milliseconds (p95)"))
+                    .transpose()?;
                 profile.latency_ramps.push(ramp(to, from));
             }
             "cpu" | "memory" => {
                 let to = in_range(&f("to"), need_to()?, 0.0, 100.0, "0..=100 (percent)")?;
-                let from = self.from.map(|v| in_range(&f("from"), v, 0.0, 100.0, "0..=100 (percent)")).transpose()?;
+                let from = self
+                    .from
+                    .map(|v| in_range(&f("from"), v, 0.0, 100.0, "0..=100 (percent)"))
+                    .transpose()?;
                 if self.kind == "cpu" {
                     profile.cpu_ramps.push(ramp(to, from));
                 } else {
@@ -1160,7 +1282,10 @@ impl RawFailure {
             }
             "memory_growth" => {
                 let to = positive(&f("to"), need_to()?, "bytes")?;
-                let from = self.from.map(|v| positive(&f("from"), v, "bytes")).transpose()?;
+                let from = self
+                    .from
+                    .map(|v| positive(&f("from"), v, "bytes"))
+                    .transpose()?;
                 let percent = match self.percent {
                     Some(pc) => in_range(&f("percent"), pc, 0.0, 100.0, "0..=100 (percent)")?,
                     None => (profile.memory * to / profile.memory_bytes.max(1.0)).min(100.0),
@@ -1176,8 +1301,12 @@ impl RawFailure {
                 let unready = self
                     .unready
                     .map(|u| {
-                        u32::try_from(u)
-                            .map_err(|_| bad(f("unready"), format!("{u} is out of range, expected 0 or more")))
+                        u32::try_from(u).map_err(|_| {
+                            bad(
+                                f("unready"),
+                                format!("{u} is out of range, expected 0 or more"),
+                            )
+                        })
                     })
                     .transpose()?;
                 profile.crash_loops.push(CrashLoop {
@@ -1211,7 +1340,10 @@ impl RawFault {
         let kind = self
             .kind
             .as_deref()
-            .map(|k| k.parse::<FaultKind>().map_err(|e| bad(p("kind"), e.message())))
+            .map(|k| {
+                k.parse::<FaultKind>()
+                    .map_err(|e| bad(p("kind"), e.message()))
+            })
             .transpose()?;
         let latency = self
             .latency

@@ -466,7 +466,11 @@ fn revert(ts: &mut TargetState, sc: &Scenario, now: DateTime<Utc>, to: &Release)
         if r.release.replicas.ready < desired {
             r.pending_ready = Some((desired, now + startup));
         }
-        ts.complete_revert(&PendingRevert { at: now, to: idx, from });
+        ts.complete_revert(&PendingRevert {
+            at: now,
+            to: idx,
+            from,
+        });
     } else {
         r.pending_ready = Some((desired, now + rollout));
         ts.pending_revert = Some(PendingRevert {
@@ -641,7 +645,8 @@ impl Platform for SimPlatform {
         let result = snapshot.map(|(ts, i, now)| {
             let sc = &self.sim.inner.scenario;
             let end = window.end.min(plus(now, 0.001));
-            let (logs, truncated) = evidence::logs(&ts, sc, i, window.start, end, sc.evidence_limit);
+            let (logs, truncated) =
+                evidence::logs(&ts, sc, i, window.start, end, sc.evidence_limit);
             let events = evidence::events(&ts, sc, i, window.start, end);
             let mut ev = Evidence::new(logs, events);
             ev.truncated = truncated;
@@ -755,7 +760,9 @@ impl MetricsSource for SimMetrics {
         let op = Operation::Query;
         let target = &query.target;
         self.sim.enter(op, target).await?;
-        let snapshot = self.sim.with_target(target, |ts, _, now| Ok((ts.clone(), now)));
+        let snapshot = self
+            .sim
+            .with_target(target, |ts, _, now| Ok((ts.clone(), now)));
         let result = snapshot
             .and_then(|(ts, now)| metrics::query(&ts, &self.sim.inner.scenario, query, now));
         self.sim.finish(op, target, result)

@@ -32,7 +32,9 @@ fn chain(ramps: &[Ramp], base: f64, x: Option<f64>) -> (f64, bool) {
     if x >= end {
         return (r.to, true);
     }
-    let from = r.from.unwrap_or_else(|| chain(&ramps[..k], base, Some(r.onset)).0);
+    let from = r
+        .from
+        .unwrap_or_else(|| chain(&ramps[..k], base, Some(r.onset)).0);
     (from + (r.to - from) * (x - r.onset) / r.over, false)
 }
 
@@ -142,6 +144,9 @@ impl Profile {
     }
 }
 
+/// Traffic weights by release index.
+pub(crate) type Split = Vec<(usize, u8)>;
+
 /// A release's live state in one target.
 #[derive(Debug, Clone)]
 pub(crate) struct RelState {
@@ -173,7 +178,7 @@ pub(crate) struct TargetState {
     pub target: Target,
     pub releases: Vec<RelState>,
     /// Traffic splits from the time given on; sorted by time.
-    pub history: Vec<(DateTime<Utc>, Vec<(usize, u8)>)>,
+    pub history: Vec<(DateTime<Utc>, Split)>,
     pub lease: Option<Lease>,
     pub pending_revert: Option<PendingRevert>,
 }
@@ -216,7 +221,7 @@ impl TargetState {
             .filter_map(|(i, _)| sc.releases[*i].release.deployed_at)
             .max()
             .unwrap_or(sc.now);
-        let mut history: Vec<(DateTime<Utc>, Vec<(usize, u8)>)> = Vec::new();
+        let mut history: Vec<(DateTime<Utc>, Split)> = Vec::new();
         for (i, spec) in sc.releases.iter().enumerate().rev() {
             let r = &spec.release;
             let in_split = sc.traffic.iter().any(|(j, _)| *j == i);
@@ -362,7 +367,11 @@ impl TargetState {
         self.releases
             .iter()
             .position(|r| r.release.revision == revision)
-            .or_else(|| self.releases.iter().position(|r| r.release.version == *version))
+            .or_else(|| {
+                self.releases
+                    .iter()
+                    .position(|r| r.release.version == *version)
+            })
     }
 
     /// The versions and revisions, for error messages.
@@ -383,7 +392,9 @@ impl TargetState {
             .desired
             .max(self.spec(sc, i).release.replicas.desired)
             .max(1);
-        (0..n).map(|k| pod_name(sc.seed, &r.release.revision, k)).collect()
+        (0..n)
+            .map(|k| pod_name(sc.seed, &r.release.revision, k))
+            .collect()
     }
 }
 
@@ -398,7 +409,7 @@ pub(crate) fn stop_running(r: &mut RelState, at: DateTime<Utc>) {
 
 /// Starts a running interval at `at` unless one is open.
 pub(crate) fn start_running(r: &mut RelState, at: DateTime<Utc>) {
-    if !r.running.last().is_some_and(|l| l.1.is_none()) {
+    if r.running.last().is_none_or(|l| l.1.is_some()) {
         r.running.push((at, None));
     }
 }
