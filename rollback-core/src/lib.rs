@@ -24,6 +24,8 @@ pub mod report;
 pub mod request;
 pub mod retry;
 pub mod timeline;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use analyzer::Analyzer;
 pub use check::Check;

@@ -1,0 +1,247 @@
+//! Metric series of the simulated world: per release or traffic-weighted for the whole target.
+
+use chrono::{DateTime, Utc};
+
+use super::noise;
+use super::scenario::Scenario;
+use super::world::{plus, seconds_between, TargetState};
+use crate::error::{Error, Result};
+use crate::model::metric::{MetricKind, MetricQuery, Sample, Series};
+
+/// The most points one query may ask for (Prometheus refuses more than 11,000 too).
+const MAX_POINTS: f64 = 11_000.0;
+
+/// The custom metrics the simulation answers.
+pub(crate) const CUSTOM: [&str; 1] = ["uptime"];
+
+/// Runs a query against a snapshot of one target.
+pub(crate) fn query(
+    ts: &TargetState,
+    sc: &Scenario,
+    q: &MetricQuery,
+    now: DateTime<Utc>,
+) -> Result<Vec<Series>> {
+    let step = q.step.as_secs_f64();
+    if step <= 0.0 {
+        return Err(Error::invalid_input(format!(
+            "query step is {:?}, expected a positive duration such as 10s",
+            q.step
+        )));
+    }
+    if let MetricKind::Custom(name) = &q.kind {
+        if !CUSTOM.contains(&name.as_str()) {
+            return Err(Error::invalid_input(format!(
+                "custom query {name:?} is not known to the simulation, expected one of {}",
+                CUSTOM.join(", ")
+            )));
+        }
+    }
+    let span = seconds_between(q.range.start, q.range.end);
+    if span / step > MAX_POINTS {
+        return Err(Error::invalid_input(format!(
+            "query asks for {:.0} points ({span}s at a {step}s step), expected at most {MAX_POINTS}: \
+             use a larger step or a shorter range",
+            span / step
+        )));
+    }
+    let releases: Vec<usize> = match &q.release {
+        Some(r) => vec![ts.find(&r.revision, &r.version).ok_or_else(|| {
+            Error::new(
+                crate::ErrorKind::NotFound,
+                format!(
+                    "release {} ({}) is not a release of {}, expected one of {}",
+                    r.version,
+                    r.revision,
+                    ts.target,
+                    ts.known()
+                ),
+            )
+        })?],
+        None => (0..ts.releases.len()).collect(),
+    };
+    let per_release = q.release.is_some();
+    let end = q.range.end.min(plus(now, 0.001));
+    let mut times = Vec::new();
+    let mut k = 0u32;
+    loop {
+        let t = plus(q.range.start, step * f64::from(k));
+        if t >= end {
+            break;
+        }
+        times.push(t);
+        k += 1;
+    }
+    let label = |s: Series| -> Series {
+        match &q.release {
+            Some(r) => s.with_label("release", r.version.to_string()),
+            None => s,
+        }
+    };
+    if q.kind == MetricKind::StatusCodes {
+        return Ok(status_codes(ts, sc, &releases, &times, step, end)
+            .into_iter()
+            .map(label)
+            .collect());
+    }
+    let mut samples = Vec::new();
+    for t in times {
+        let value = if per_release {
+            point(ts, sc, releases[0], &q.kind, t).map(|(v, _)| v)
+        } else {
+            mix(ts, sc, &q.kind, t)
+        };
+        if let Some(value) = value {
+            samples.push(Sample { at: t, value });
+        }
+    }
+    if samples.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![label(Series::new(samples))])
+}
+
+/// One release's value at `t` and its traffic share; `None` when it did not run (or, for
+/// request metrics, received no traffic).
+fn point(
+    ts: &TargetState,
+    sc: &Scenario,
+    i: usize,
+    kind: &MetricKind,
+    t: DateTime<Utc>,
+) -> Option<(f64, f64)> {
+    if !ts.running(i, t) {
+        return None;
+    }
+    let spec = ts.spec(sc, i);
+    let p = &spec.profile;
+    let share = ts.share(i, t);
+    let rps = sc.request_rate * share;
+    let x = ts.x(sc, i, t);
+    let needs_traffic = matches!(kind, MetricKind::ErrorRate | MetricKind::Latency(_));
+    if needs_traffic && share <= 0.0 {
+        return None;
+    }
+    let (v, exact) = match kind {
+        MetricKind::ErrorRate => p.error_rate(x, rps),
+        MetricKind::Latency(q) => p.latency(u16::from(*q), x, rps),
+        MetricKind::CpuUtilization => p.cpu(x, rps),
+        MetricKind::MemoryUtilization => p.memory(x),
+        MetricKind::MemoryBytes => p.memory_bytes(x),
+        MetricKind::RequestRate => (rps, share <= 0.0),
+        MetricKind::Custom(_) => (
+            p.uptime(x, ts.releases[i].release.replicas.desired.max(1)),
+            true,
+        ),
+        _ => return None,
+    };
+    let v = if exact || p.noise == 0.0 {
+        v
+    } else {
+        let key = noise::key(
+            sc.seed,
+            &[
+                spec.release.version.as_str().as_bytes(),
+                kind.name().as_bytes(),
+            ],
+            t.timestamp_millis(),
+        );
+        v * (1.0 + p.noise * noise::unit(key))
+    };
+    let v = match kind {
+        MetricKind::ErrorRate | MetricKind::Custom(_) => v.clamp(0.0, 1.0),
+        MetricKind::CpuUtilization | MetricKind::MemoryUtilization => v.clamp(0.0, 100.0),
+        _ => v.max(0.0),
+    };
+    Some((v, share))
+}
+
+/// The whole target at `t`: traffic-weighted over the releases receiving traffic (request rate:
+/// summed).
+fn mix(ts: &TargetState, sc: &Scenario, kind: &MetricKind, t: DateTime<Utc>) -> Option<f64> {
+    let mut sum = 0.0;
+    let mut weight = 0.0;
+    for i in 0..ts.releases.len() {
+        if let Some((v, share)) = point(ts, sc, i, kind, t) {
+            if share <= 0.0 {
+                continue;
+            }
+            if *kind == MetricKind::RequestRate {
+                sum += v;
+                weight = 1.0;
+            } else {
+                sum += v * share;
+                weight += share;
+            }
+        }
+    }
+    (weight > 0.0).then(|| sum / weight)
+}
+
+/// Responses per step by status code. Counts are integers whose sum over the query equals the
+/// rounded integral of the request rate (carried rounding), so totals over a window are exact.
+fn status_codes(
+    ts: &TargetState,
+    sc: &Scenario,
+    releases: &[usize],
+    times: &[DateTime<Utc>],
+    step: f64,
+    end: DateTime<Utc>,
+) -> Vec<Series> {
+    let mut codes: Vec<u16> = vec![200];
+    for &i in releases {
+        for (c, _) in &ts.spec(sc, i).profile.codes {
+            if !codes.contains(c) {
+                codes.push(*c);
+            }
+        }
+    }
+    codes[1..].sort_unstable();
+    let dt = if step <= 600.0 { 1.0 } else { step / 600.0 };
+    let mut cumulative = vec![0.0f64; codes.len()];
+    let mut series: Vec<Vec<Sample>> = vec![Vec::new(); codes.len()];
+    for &t0 in times {
+        let t1 = plus(t0, step).min(end);
+        let len = seconds_between(t0, t1);
+        let before: Vec<f64> = cumulative.iter().map(|c| c.round()).collect();
+        let mut served = false;
+        let mut a = 0.0;
+        while a < len {
+            let piece = dt.min(len - a);
+            let mid = plus(t0, a + piece / 2.0);
+            for &i in releases {
+                let share = ts.share(i, mid);
+                if share <= 0.0 || !ts.running(i, mid) {
+                    continue;
+                }
+                served = true;
+                let p = &ts.spec(sc, i).profile;
+                let rps = sc.request_rate * share;
+                let (er, _) = p.error_rate(ts.x(sc, i, mid), rps);
+                let requests = rps * piece;
+                cumulative[0] += requests * (1.0 - er);
+                for (c, s) in &p.codes {
+                    if let Some(k) = codes.iter().position(|x| x == c) {
+                        cumulative[k] += requests * er * s;
+                    }
+                }
+            }
+            a += piece;
+        }
+        if served {
+            for k in 0..codes.len() {
+                series[k].push(Sample {
+                    at: t0,
+                    value: cumulative[k].round() - before[k],
+                });
+            }
+        }
+    }
+    if series[0].is_empty() {
+        return Vec::new();
+    }
+    codes
+        .iter()
+        .zip(series)
+        .map(|(c, samples)| Series::new(samples).with_label("code", c.to_string()))
+        .collect()
+}
