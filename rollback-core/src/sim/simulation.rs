@@ -580,10 +580,13 @@ impl Platform for SimPlatform {
                 let x = ts.x(sc, i, now);
                 let running = ts.running(i, now);
                 let pods = ts.pods(sc, i).len() as u32;
-                let restarts = if running || !ts.releases[i].running.is_empty() {
-                    (0..pods).map(|k| profile.pod_restarts(x, k, pods)).sum()
-                } else {
-                    0
+                // Restarts stop counting when the pods stop.
+                let restarts = match ts.releases[i].running.last() {
+                    Some((_, end)) => {
+                        let x = ts.x(sc, i, end.map_or(now, |e| e.min(now)));
+                        (0..pods).map(|k| profile.pod_restarts(x, k, pods)).sum()
+                    }
+                    None => 0,
                 };
                 let mut problems = Vec::new();
                 if running && r.replicas.desired > 0 {

@@ -772,3 +772,51 @@ async fn staging_canary_fails_on_the_canary_only() {
     assert_eq!(split.percent_for(&canary.revision), 30);
     assert!(sim.platform().capabilities().weighted_traffic);
 }
+
+#[tokio::test(start_paused = true)]
+#[ignore = "prints a sample of the spec incident's evidence"]
+async fn print_spec_incident_evidence() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let now = sim.clock().now();
+    let v130 = release(&sim, "v1.3.0");
+    let ev = sim
+        .platform()
+        .evidence(&sim.target(), &v130, &TimeRange::ending_at(now, secs(600)))
+        .await
+        .unwrap();
+    println!("{} lines", ev.logs.len());
+    for l in ev.logs.iter().skip(1500).take(140) {
+        println!("{} | {}", l.source, l.line);
+    }
+    for e in &ev.events {
+        println!("{e:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_thousand_target_copies_serve_concurrent_calls() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    sim.set_call_latency(Duration::from_millis(5));
+    let targets: Vec<_> = (0..1000)
+        .map(|i| sim.add_target_copy(&format!("api-{i:04}")).unwrap())
+        .collect();
+    let v129 = release(&sim, "v1.2.9");
+    let runs = targets.iter().map(|t| {
+        let (p, m, v129, clock) = (sim.platform(), sim.metrics(), v129.clone(), sim.clock());
+        async move {
+            p.set_traffic(t, &TrafficSplit::all_to(&v129)).await?;
+            let q = MetricQuery::new(
+                MetricKind::StatusCodes,
+                t.clone(),
+                TimeRange::ending_at(clock.now(), secs(300)),
+                secs(10),
+            );
+            m.query(&q).await
+        }
+    });
+    let results = futures::future::join_all(runs).await;
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().is_ok_and(|s| s.len() == 4)));
+    assert_eq!(sim.mutating_calls(), 1000);
+}
