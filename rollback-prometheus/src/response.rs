@@ -59,11 +59,7 @@ pub(crate) fn into_series(data: Data) -> Result<Vec<Series>, String> {
             .into_iter()
             .filter(|i| !i.values.is_empty())
             .map(|i| {
-                let samples = i
-                    .values
-                    .iter()
-                    .map(sample)
-                    .collect::<Result<Vec<_>, _>>()?;
+                let samples = i.values.iter().map(sample).collect::<Result<Vec<_>, _>>()?;
                 Ok(Series {
                     labels: i.metric,
                     samples,

@@ -143,10 +143,9 @@ impl PrometheusSource {
 
         let auth = match &config.auth {
             None => None,
-            Some(AuthConfig::Bearer { token_env }) => Some(Auth::Bearer(Secret::from_env(
-                token_env,
-                "auth.token_env",
-            )?)),
+            Some(AuthConfig::Bearer { token_env }) => {
+                Some(Auth::Bearer(Secret::from_env(token_env, "auth.token_env")?))
+            }
             Some(AuthConfig::Basic {
                 username,
                 password_env,
@@ -242,7 +241,10 @@ impl PrometheusSource {
             other => {
                 return Err(Error::new(
                     ErrorKind::Unsupported,
-                    format!("metric kind {} is not supported by the Prometheus source", other.name()),
+                    format!(
+                        "metric kind {} is not supported by the Prometheus source",
+                        other.name()
+                    ),
                 )
                 .with_backend("prometheus")
                 .with_operation("query"))
@@ -258,7 +260,12 @@ impl PrometheusSource {
     /// Renders the PromQL that [`query`](MetricsSource::query) would run for `query`, without
     /// running it (for dry runs, reports and debugging).
     pub fn render(&self, query: &MetricQuery) -> Result<String> {
-        self.render_parts(&query.kind, &query.target, query.release.as_ref(), query.step)
+        self.render_parts(
+            &query.kind,
+            &query.target,
+            query.release.as_ref(),
+            query.step,
+        )
     }
 
     fn render_parts(
@@ -469,7 +476,11 @@ impl PrometheusSource {
     /// Call it when loading a configuration, so that a wrong label or metric name is reported
     /// before a rollback depends on it. Fails only if `target` itself is invalid; each query's
     /// own failure is in the report.
-    pub async fn validate(&self, kinds: &[MetricKind], target: &Target) -> Result<ValidationReport> {
+    pub async fn validate(
+        &self,
+        kinds: &[MetricKind],
+        target: &Target,
+    ) -> Result<ValidationReport> {
         self.validate_at(kinds, target, Utc::now()).await
     }
 

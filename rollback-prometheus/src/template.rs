@@ -56,7 +56,10 @@ enum Structural {
 enum Piece {
     Literal(String),
     /// A value inside a double-quoted string; `regex` when the string is a regex matcher.
-    Value { value: Value, regex: bool },
+    Value {
+        value: Value,
+        regex: bool,
+    },
     Structural(Structural),
 }
 
@@ -411,7 +414,12 @@ fn selector(vars: &Vars<'_>) -> String {
         let _ = write!(out, ",{}=\"{}\"", l.namespace, escape_string(ns));
     }
     if let Some(r) = vars.release {
-        let _ = write!(out, ",{}=\"{}\"", l.version, escape_string(r.version.as_str()));
+        let _ = write!(
+            out,
+            ",{}=\"{}\"",
+            l.version,
+            escape_string(r.version.as_str())
+        );
         if let Some(rev) = &l.revision {
             let _ = write!(out, ",{rev}=\"{}\"", escape_string(&r.revision));
         }
@@ -731,7 +739,8 @@ mod tests {
         out
     }
 
-    const INJECTION_TEMPLATE: &str = "sum(rate(x{{selector},a=\"{deployment}\",b=~\"{deployment}\"}[{window}])) \
+    const INJECTION_TEMPLATE: &str =
+        "sum(rate(x{{selector},a=\"{deployment}\",b=~\"{deployment}\"}[{window}])) \
          / sum(y{{pod_selector},v=\"{version}\",r=\"{revision}\"})";
 
     proptest! {

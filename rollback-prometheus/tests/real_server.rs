@@ -64,14 +64,10 @@ fn config(s: &Server) -> PrometheusConfig {
         "queue_depth".into(),
         "max(checkout_queue_depth{{selector}})".into(),
     );
-    c.custom.insert(
-        "broken".into(),
-        "sum(rate(http_requests_total[5m])".into(),
-    );
-    c.custom.insert(
-        "missing".into(),
-        "sum(no_such_metric{{selector}})".into(),
-    );
+    c.custom
+        .insert("broken".into(), "sum(rate(http_requests_total[5m])".into());
+    c.custom
+        .insert("missing".into(), "sum(no_such_metric{{selector}})".into());
     c
 }
 
@@ -115,7 +111,11 @@ fn assert_close(actual: f64, expected: f64, what: &str) {
 
 /// One series whose every sample is `expected`.
 fn assert_constant(series: &[Series], expected: f64, what: &str) {
-    assert_eq!(series.len(), 1, "{what}: expected one series, got {series:?}");
+    assert_eq!(
+        series.len(),
+        1,
+        "{what}: expected one series, got {series:?}"
+    );
     assert!(!series[0].samples.is_empty(), "{what}: no samples");
     for s in &series[0].samples {
         assert_close(s.value, expected, &format!("{what} at {}", s.at));
@@ -198,9 +198,19 @@ async fn cpu_is_percent_of_the_limit_without_pod_cgroup_pause_or_other_deploymen
 async fn memory_is_working_set_in_percent_of_the_limit_and_in_bytes() {
     let Some(s) = server() else { return };
     let src = source(&s);
-    let q = query(&s, MetricKind::MemoryUtilization, checkout(), Some("v1.3.0"));
+    let q = query(
+        &s,
+        MetricKind::MemoryUtilization,
+        checkout(),
+        Some("v1.3.0"),
+    );
     assert_constant(&value(&src, &q).await, 87.890625, "v1.3.0 memory");
-    let q = query(&s, MetricKind::MemoryUtilization, checkout(), Some("v1.2.9"));
+    let q = query(
+        &s,
+        MetricKind::MemoryUtilization,
+        checkout(),
+        Some("v1.2.9"),
+    );
     assert_constant(&value(&src, &q).await, 25.0, "v1.2.9 memory");
     let q = query(&s, MetricKind::MemoryUtilization, checkout(), None);
     assert_constant(&value(&src, &q).await, 56.4453125, "target memory");
@@ -279,7 +289,12 @@ async fn unknown_deployment_is_no_data_never_zero() {
         MetricKind::Custom("queue_depth".into()),
     ] {
         let q = query(&s, kind.clone(), ghost.clone(), None);
-        assert_eq!(value(&src, &q).await, Vec::<Series>::new(), "{}", kind.name());
+        assert_eq!(
+            value(&src, &q).await,
+            Vec::<Series>::new(),
+            "{}",
+            kind.name()
+        );
     }
     // A release that never ran is no data too.
     let q = query(&s, MetricKind::ErrorRate, checkout(), Some("v9.9.9"));
@@ -369,7 +384,10 @@ async fn raw_range_query_returns_labelled_series() {
         )
         .await
         .expect("range query");
-    let mut versions: Vec<&str> = series.iter().map(|x| x.labels["version"].as_str()).collect();
+    let mut versions: Vec<&str> = series
+        .iter()
+        .map(|x| x.labels["version"].as_str())
+        .collect();
     versions.sort_unstable();
     assert_eq!(versions, ["v1.2.9", "v1.3.0"]);
 }
@@ -399,7 +417,11 @@ async fn validate_reports_the_queries_that_return_nothing() {
     // For a deployment that does not exist, every query is reported.
     let ghost = Target::new(Environment::Production, "ghost").with_namespace("shop");
     let report = src
-        .validate_at(&[MetricKind::ErrorRate, MetricKind::CpuUtilization], &ghost, s.end)
+        .validate_at(
+            &[MetricKind::ErrorRate, MetricKind::CpuUtilization],
+            &ghost,
+            s.end,
+        )
         .await
         .expect("valid target");
     assert_eq!(report.no_data().len(), 2, "{report}");
