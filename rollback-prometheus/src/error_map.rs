@@ -48,7 +48,7 @@ pub(crate) struct Call<'a> {
 /// |---|---|---|
 /// | `errorType` `bad_data` / `execution`, HTTP 400, 422 | `InvalidInput` (Prometheus's message) | no |
 /// | HTTP 401, 403 | `PermissionDenied` | no |
-/// | HTTP 404 | `InvalidInput` (the URL is not a Prometheus API) | no |
+/// | HTTP 3xx, 404 | `InvalidInput` (`url` is not the Prometheus API's address) | no |
 /// | `errorType` `timeout`, HTTP 408, 504, request deadline | `TimedOut` | yes |
 /// | `errorType` `canceled` / `unavailable` / `internal`, HTTP 429, 5xx, connection errors | `Unavailable` | yes |
 /// | a body that is not an API answer, other statuses | `Backend` | no |
@@ -117,6 +117,15 @@ pub(crate) fn map_failure(failure: Failure, call: &Call<'_>) -> Error {
                     false,
                     "Prometheus denied access (403 Forbidden): the credentials lack permission"
                         .to_string(),
+                ),
+                (_, 300..=399) => (
+                    ErrorKind::InvalidInput,
+                    false,
+                    format!(
+                        "Prometheus at {} redirected the request ({status}): expected `url` to be \
+                         the final address (check http vs https and the path prefix)",
+                        call.base_url
+                    ),
                 ),
                 (_, 404) => (
                     ErrorKind::InvalidInput,

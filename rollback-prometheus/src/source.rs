@@ -59,6 +59,8 @@ pub struct PrometheusSource {
     labels: LabelNames,
     templates: Templates,
     auth: Option<Auth>,
+    /// The `Authorization` header built from `auth`, marked sensitive.
+    auth_header: Option<HeaderValue>,
 }
 
 struct Templates {
@@ -155,8 +157,12 @@ impl PrometheusSource {
             }),
         };
 
+        let auth_header = auth.as_ref().map(auth_header).transpose()?;
+
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
+            // A redirect would turn the POST into a GET without the query; report it instead.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
             .user_agent(concat!("rollback-prometheus/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -178,14 +184,19 @@ impl PrometheusSource {
             labels: config.labels,
             templates,
             auth,
+            auth_header,
         })
     }
 
     /// Replaces the authentication (for credentials that come from elsewhere than an
     /// environment variable, e.g. a secret store).
-    pub fn with_auth(mut self, auth: Auth) -> Self {
+    ///
+    /// Fails with [`ErrorKind::InvalidInput`] if the secret cannot be sent in an HTTP header
+    /// (a control character in it); the error does not show the secret.
+    pub fn with_auth(mut self, auth: Auth) -> Result<Self> {
+        self.auth_header = Some(auth_header(&auth)?);
         self.auth = Some(auth);
-        self
+        Ok(self)
     }
 
     /// The metric kinds this source can answer: every built-in kind (latency at p50, p95 and
@@ -389,8 +400,8 @@ impl PrometheusSource {
             .client
             .post(format!("{}{endpoint}", self.base_url))
             .form(&form);
-        if let Some(value) = self.auth_header() {
-            request = request.header(AUTHORIZATION, value);
+        if let Some(value) = &self.auth_header {
+            request = request.header(AUTHORIZATION, value.clone());
         }
         let response = request
             .send()
@@ -442,22 +453,6 @@ impl PrometheusSource {
             ));
         };
         into_series(data).map_err(|detail| map_failure(Failure::Decode(detail), &call))
-    }
-
-    /// The `Authorization` header, marked sensitive so that HTTP logs never show it.
-    fn auth_header(&self) -> Option<HeaderValue> {
-        let raw = match self.auth.as_ref()? {
-            Auth::Bearer(token) => format!("Bearer {}", token.expose()),
-            Auth::Basic { username, password } => {
-                format!(
-                    "Basic {}",
-                    crate::secret::base64(format!("{username}:{}", password.expose()).as_bytes())
-                )
-            }
-        };
-        let mut value = HeaderValue::from_str(&raw).ok()?;
-        value.set_sensitive(true);
-        Some(value)
     }
 
     fn post_process(&self, kind: &MetricKind, mut series: Vec<Series>) -> Vec<Series> {
@@ -538,6 +533,26 @@ impl fmt::Debug for PrometheusSource {
             .field("auth", &self.auth.as_ref().map(Auth::scheme))
             .finish()
     }
+}
+
+/// The `Authorization` header for `auth`, marked sensitive so that HTTP logs never show it.
+fn auth_header(auth: &Auth) -> Result<HeaderValue> {
+    let raw = match auth {
+        Auth::Bearer(token) => format!("Bearer {}", token.expose()),
+        Auth::Basic { username, password } => format!(
+            "Basic {}",
+            crate::secret::base64(format!("{username}:{}", password.expose()).as_bytes())
+        ),
+    };
+    let mut value = HeaderValue::from_str(&raw).map_err(|_| {
+        configure_error(format!(
+            "the {} credentials contain characters that cannot be sent in an HTTP header: \
+             expected visible ASCII characters",
+            auth.scheme()
+        ))
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Unix seconds with millisecond precision, as the API takes them.

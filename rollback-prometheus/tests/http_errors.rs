@@ -222,7 +222,8 @@ async fn request_is_a_form_post_with_query_range_and_bearer_token() {
     c.url = format!("{}/prom/", server.uri());
     let source = PrometheusSource::new(c)
         .expect("valid config")
-        .with_auth(Auth::Bearer(Secret::new(TOKEN)));
+        .with_auth(Auth::Bearer(Secret::new(TOKEN)))
+        .expect("valid token");
     source.query(&error_rate()).await.expect("matched request");
 }
 
@@ -317,4 +318,26 @@ async fn missing_token_variable_fails_construction_naming_the_variable() {
             .contains("ROLLBACK_PROM_TEST_TOKEN_SURELY_UNSET"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn redirect_is_reported_not_followed() {
+    let err = fail_with(
+        ResponseTemplate::new(301)
+            .insert_header("location", "https://elsewhere/api/v1/query_range"),
+    )
+    .await;
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("redirected"), "{err}");
+}
+
+#[test]
+fn token_that_cannot_be_a_header_is_rejected_without_showing_it() {
+    let source =
+        PrometheusSource::new(PrometheusConfig::new("http://127.0.0.1:9")).expect("valid config");
+    let err = source
+        .with_auth(Auth::Bearer(Secret::new("line1\nline2-SECRET")))
+        .expect_err("newline in token");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(!format!("{err} {err:?}").contains("SECRET"), "{err}");
 }
