@@ -320,6 +320,16 @@ mod tests {
     }
 
     #[test]
+    fn readme_configuration_example_is_valid() {
+        let readme = include_str!("../README.md");
+        let start = readme.find("```toml\n").expect("toml block") + "```toml\n".len();
+        let len = readme[start..].find("```").expect("end of block");
+        let c = PrometheusConfig::from_toml_str(&readme[start..start + len]).expect("valid");
+        assert_eq!(c.custom.len(), 1);
+        assert_eq!(c.rate_window, Duration::from_secs(120));
+    }
+
+    #[test]
     fn debug_redacts_credentials_in_the_url() {
         let c = PrometheusConfig::new("https://ops:hunter2@prom.example/api");
         let dbg = format!("{c:?}");

@@ -88,3 +88,8 @@ pub use secret::{Auth, Secret};
 pub use source::PrometheusSource;
 pub use template::PLACEHOLDERS;
 pub use validate::{KindCheck, KindOutcome, ValidationReport};
+
+/// The README's example, compiled as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
