@@ -30,11 +30,17 @@ URL="http://$ADDR"
 
 log() { echo "prometheus.sh: $*" >&2; }
 
-if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
-  log "installing Debian package prometheus"
+missing=()
+command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+command -v curl >/dev/null || missing+=(curl)
+command -v python3 >/dev/null || missing+=(python3)
+if (( ${#missing[@]} )); then
+  log "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq prometheus >&2
+  apt-get install -y -qq "${missing[@]}" >&2
+fi
+if [[ " ${missing[*]} " == *" prometheus "* ]]; then
   # The package may start its own service on :9090; we run our own instance.
   if command -v systemctl >/dev/null; then systemctl stop prometheus >/dev/null 2>&1 || true; fi
   if command -v service >/dev/null; then service prometheus stop >/dev/null 2>&1 || true; fi
