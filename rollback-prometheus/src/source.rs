@@ -50,6 +50,9 @@ const QUERY: &str = "/api/v1/query";
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// Clones share the HTTP connection pool.
+#[derive(Clone)]
 pub struct PrometheusSource {
     client: reqwest::Client,
     /// The base URL without a trailing slash.
@@ -63,6 +66,7 @@ pub struct PrometheusSource {
     auth_header: Option<HeaderValue>,
 }
 
+#[derive(Clone)]
 struct Templates {
     error_rate: Template,
     request_rate: Template,
