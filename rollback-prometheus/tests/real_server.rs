@@ -1,0 +1,440 @@
+//! Queries against a real Prometheus server holding known series.
+//!
+//! Start it with `bash scripts/ci/prometheus.sh` and `source` the environment file it prints
+//! (`ROLLBACK_TEST_PROMETHEUS`, `ROLLBACK_TEST_PROMETHEUS_END`). Without it these tests skip with
+//! a message; under `CI` they fail instead.
+//!
+//! The data (scripts/ci/prometheus_testdata.py), every 15 s for 3 hours up to END:
+//! * `http_requests_total{deployment="checkout",namespace="shop",version,code}`:
+//!   v1.3.0 at 8/s (200), 1/s (500), 1/s (503); v1.2.9 at 19.8/s (200), 0.2/s (500);
+//!   distractors: `checkout-worker` (50% errors), `checkout` in namespace `other`;
+//!   `we"ird\name` at 1/s.
+//! * `http_request_duration_seconds_bucket`: v1.3.0 p50 250 ms, p95 3750 ms; v1.2.9 p50 62.5 ms,
+//!   p95 250 ms, p99 500 ms; both together p95 2500 ms.
+//! * cAdvisor: two pods per release (`<replicaset>-<suffix>`), v1.3.0 0.45 cores and 900 MiB per
+//!   pod, v1.2.9 0.15 cores and 256 MiB, limits 0.5 core and 1 GiB; plus pod-cgroup and pause
+//!   container series and a `checkout-worker` pod that must not be counted.
+//! * `checkout_queue_depth` = 42; `legacy_requests_total{app,kube_namespace,app_version,status}`
+//!   at 3/s (200) and 1/s (500).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rollback_core::{
+    Environment, ErrorKind, MetricKind, MetricQuery, MetricsSource, Quantile, ReleaseRef, Series,
+    Target, TimeRange, Version,
+};
+use rollback_prometheus::{KindOutcome, PrometheusConfig, PrometheusSource};
+
+struct Server {
+    url: String,
+    end: DateTime<Utc>,
+}
+
+/// The test server, or `None` (skip) when it is not configured outside CI.
+fn server() -> Option<Server> {
+    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    match std::env::var("ROLLBACK_TEST_PROMETHEUS") {
+        Ok(url) if !url.is_empty() => {
+            let end = std::env::var("ROLLBACK_TEST_PROMETHEUS_END")
+                .expect("ROLLBACK_TEST_PROMETHEUS_END must be set with ROLLBACK_TEST_PROMETHEUS")
+                .parse::<i64>()
+                .expect("ROLLBACK_TEST_PROMETHEUS_END is a Unix time");
+            Some(Server {
+                url,
+                end: DateTime::from_timestamp(end, 0).expect("valid time"),
+            })
+        }
+        _ if in_ci => panic!(
+            "ROLLBACK_TEST_PROMETHEUS is not set under CI: run scripts/ci/prometheus.sh and \
+             source the environment file it writes"
+        ),
+        _ => {
+            eprintln!(
+                "skipping: ROLLBACK_TEST_PROMETHEUS is not set (run scripts/ci/prometheus.sh)"
+            );
+            None
+        }
+    }
+}
+
+fn config(s: &Server) -> PrometheusConfig {
+    let mut c = PrometheusConfig::new(s.url.clone());
+    c.custom.insert(
+        "queue_depth".into(),
+        "max(checkout_queue_depth{{selector}})".into(),
+    );
+    c.custom
+        .insert("broken".into(), "sum(rate(http_requests_total[5m])".into());
+    c.custom
+        .insert("missing".into(), "sum(no_such_metric{{selector}})".into());
+    c
+}
+
+fn source(s: &Server) -> PrometheusSource {
+    PrometheusSource::new(config(s)).expect("valid config")
+}
+
+fn checkout() -> Target {
+    Target::new(Environment::Production, "checkout").with_namespace("shop")
+}
+
+fn release(version: &str) -> ReleaseRef {
+    let revision = match version {
+        "v1.3.0" => "checkout-7d9f8b6c5",
+        "v1.2.9" => "checkout-6f7c9d8b5",
+        other => other,
+    };
+    ReleaseRef {
+        version: Version::parse(version).expect("version"),
+        revision: revision.into(),
+    }
+}
+
+/// The last 30 minutes of data at a 60 s step.
+fn query(s: &Server, kind: MetricKind, target: Target, version: Option<&str>) -> MetricQuery {
+    let range = TimeRange::ending_at(s.end, Duration::from_secs(30 * 60));
+    let q = MetricQuery::new(kind, target, range, Duration::from_secs(60));
+    match version {
+        Some(v) => q.for_release(release(v)),
+        None => q,
+    }
+}
+
+fn assert_close(actual: f64, expected: f64, what: &str) {
+    let tolerance = 1e-6 * expected.abs().max(1.0);
+    assert!(
+        (actual - expected).abs() <= tolerance,
+        "{what}: got {actual}, expected {expected}"
+    );
+}
+
+/// One series whose every sample is `expected`.
+fn assert_constant(series: &[Series], expected: f64, what: &str) {
+    assert_eq!(
+        series.len(),
+        1,
+        "{what}: expected one series, got {series:?}"
+    );
+    assert!(!series[0].samples.is_empty(), "{what}: no samples");
+    for s in &series[0].samples {
+        assert_close(s.value, expected, &format!("{what} at {}", s.at));
+    }
+}
+
+async fn value(src: &PrometheusSource, q: &MetricQuery) -> Vec<Series> {
+    src.query(q)
+        .await
+        .unwrap_or_else(|e| panic!("{} failed: {e}", q.kind.name()))
+}
+
+#[tokio::test]
+async fn error_rate_is_the_5xx_share_of_the_release_or_target() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    let q = query(&s, MetricKind::ErrorRate, checkout(), Some("v1.3.0"));
+    assert_constant(&value(&src, &q).await, 0.2, "v1.3.0 error rate");
+    let q = query(&s, MetricKind::ErrorRate, checkout(), Some("v1.2.9"));
+    assert_constant(&value(&src, &q).await, 0.01, "v1.2.9 error rate");
+    let q = query(&s, MetricKind::ErrorRate, checkout(), None);
+    assert_constant(&value(&src, &q).await, 2.2 / 30.0, "target error rate");
+}
+
+#[tokio::test]
+async fn range_query_is_half_open_at_the_step() {
+    let Some(s) = server() else { return };
+    let q = query(&s, MetricKind::ErrorRate, checkout(), Some("v1.3.0"));
+    let series = value(&source(&s), &q).await;
+    let samples = &series[0].samples;
+    assert_eq!(samples.len(), 30, "30 minutes at 60 s, end excluded");
+    assert_eq!(samples[0].at, q.range.start);
+    assert_eq!(samples[29].at, s.end - chrono::Duration::seconds(60));
+}
+
+#[tokio::test]
+async fn request_rate_counts_only_the_target_deployment_and_namespace() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    let q = query(&s, MetricKind::RequestRate, checkout(), Some("v1.3.0"));
+    assert_constant(&value(&src, &q).await, 10.0, "v1.3.0 request rate");
+    let q = query(&s, MetricKind::RequestRate, checkout(), None);
+    assert_constant(&value(&src, &q).await, 30.0, "target request rate");
+}
+
+#[tokio::test]
+async fn latency_percentiles_come_from_the_histogram_in_milliseconds() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    for (version, q, expected) in [
+        (Some("v1.3.0"), Quantile::P95, 3750.0),
+        (Some("v1.3.0"), Quantile::P50, 250.0),
+        (Some("v1.2.9"), Quantile::P95, 250.0),
+        (Some("v1.2.9"), Quantile::P99, 500.0),
+        (Some("v1.2.9"), Quantile::P50, 62.5),
+        (None, Quantile::P95, 2500.0),
+    ] {
+        let mq = query(&s, MetricKind::Latency(q), checkout(), version);
+        assert_constant(
+            &value(&src, &mq).await,
+            expected,
+            &format!("{version:?} {q}"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn cpu_is_percent_of_the_limit_without_pod_cgroup_pause_or_other_deployments() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    let q = query(&s, MetricKind::CpuUtilization, checkout(), Some("v1.3.0"));
+    assert_constant(&value(&src, &q).await, 90.0, "v1.3.0 cpu");
+    let q = query(&s, MetricKind::CpuUtilization, checkout(), Some("v1.2.9"));
+    assert_constant(&value(&src, &q).await, 30.0, "v1.2.9 cpu");
+    let q = query(&s, MetricKind::CpuUtilization, checkout(), None);
+    assert_constant(&value(&src, &q).await, 60.0, "target cpu");
+}
+
+#[tokio::test]
+async fn memory_is_working_set_in_percent_of_the_limit_and_in_bytes() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    let q = query(
+        &s,
+        MetricKind::MemoryUtilization,
+        checkout(),
+        Some("v1.3.0"),
+    );
+    assert_constant(&value(&src, &q).await, 87.890625, "v1.3.0 memory");
+    let q = query(
+        &s,
+        MetricKind::MemoryUtilization,
+        checkout(),
+        Some("v1.2.9"),
+    );
+    assert_constant(&value(&src, &q).await, 25.0, "v1.2.9 memory");
+    let q = query(&s, MetricKind::MemoryUtilization, checkout(), None);
+    assert_constant(&value(&src, &q).await, 56.4453125, "target memory");
+    let q = query(&s, MetricKind::MemoryBytes, checkout(), Some("v1.3.0"));
+    assert_constant(&value(&src, &q).await, 1_887_436_800.0, "v1.3.0 bytes");
+}
+
+#[tokio::test]
+async fn status_codes_are_responses_per_step_one_series_per_code() {
+    let Some(s) = server() else { return };
+    let q = query(&s, MetricKind::StatusCodes, checkout(), Some("v1.3.0"));
+    let mut series = value(&source(&s), &q).await;
+    series.sort_by(|a, b| a.labels.get("code").cmp(&b.labels.get("code")));
+    let codes: Vec<&str> = series.iter().map(|x| x.labels["code"].as_str()).collect();
+    assert_eq!(codes, ["200", "500", "503"]);
+    for (one, expected) in series.iter().zip([480.0, 60.0, 60.0]) {
+        assert_constant(std::slice::from_ref(one), expected, &one.labels["code"]);
+    }
+}
+
+#[tokio::test]
+async fn custom_query_returns_its_series() {
+    let Some(s) = server() else { return };
+    let q = query(
+        &s,
+        MetricKind::Custom("queue_depth".into()),
+        checkout(),
+        None,
+    );
+    assert_constant(&value(&source(&s), &q).await, 42.0, "queue depth");
+}
+
+#[tokio::test]
+async fn configured_metric_and_label_names_are_used_and_status_label_becomes_code() {
+    let Some(s) = server() else { return };
+    let c = PrometheusConfig::from_toml_str(&format!(
+        r#"
+        url = "{}"
+        [labels]
+        deployment = "app"
+        namespace = "kube_namespace"
+        version = "app_version"
+        status = "status"
+        [metrics]
+        requests = "legacy_requests_total"
+        "#,
+        s.url
+    ))
+    .expect("valid config");
+    let src = PrometheusSource::new(c).expect("valid");
+    let q = query(&s, MetricKind::ErrorRate, checkout(), Some("v1.3.0"));
+    assert_constant(&value(&src, &q).await, 0.25, "legacy error rate");
+    let q = query(&s, MetricKind::StatusCodes, checkout(), Some("v1.3.0"));
+    let mut series = value(&src, &q).await;
+    series.sort_by(|a, b| a.labels.get("code").cmp(&b.labels.get("code")));
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[0].labels["code"], "200");
+    assert!(!series[0].labels.contains_key("status"));
+    assert_constant(&series[..1], 180.0, "legacy 200s per minute");
+    assert_constant(&series[1..], 60.0, "legacy 500s per minute");
+}
+
+#[tokio::test]
+async fn unknown_deployment_is_no_data_never_zero() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    let ghost = Target::new(Environment::Production, "ghost").with_namespace("shop");
+    for kind in [
+        MetricKind::ErrorRate,
+        MetricKind::RequestRate,
+        MetricKind::Latency(Quantile::P95),
+        MetricKind::CpuUtilization,
+        MetricKind::MemoryUtilization,
+        MetricKind::MemoryBytes,
+        MetricKind::StatusCodes,
+        MetricKind::Custom("queue_depth".into()),
+    ] {
+        let q = query(&s, kind.clone(), ghost.clone(), None);
+        assert_eq!(
+            value(&src, &q).await,
+            Vec::<Series>::new(),
+            "{}",
+            kind.name()
+        );
+    }
+    // A release that never ran is no data too.
+    let q = query(&s, MetricKind::ErrorRate, checkout(), Some("v9.9.9"));
+    assert!(value(&src, &q).await.is_empty());
+}
+
+#[tokio::test]
+async fn promql_in_a_deployment_name_or_revision_is_matched_literally_not_run() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    for name in [
+        r#"checkout"}or(vector(1))#"#,
+        r#"checkout\"}or(vector(1))#"#,
+        r#"checkout",deployment=~".+"#,
+        "checkout-.*",
+    ] {
+        let hostile = Target::new(Environment::Production, name).with_namespace("shop");
+        for kind in [MetricKind::RequestRate, MetricKind::CpuUtilization] {
+            let q = query(&s, kind.clone(), hostile.clone(), None);
+            assert!(
+                value(&src, &q).await.is_empty(),
+                "{} for {name:?} returned data",
+                kind.name()
+            );
+        }
+    }
+    let hostile_release = ReleaseRef {
+        version: Version::parse("v1.3.0").expect("version"),
+        revision: "checkout-.*".into(),
+    };
+    let q = query(&s, MetricKind::CpuUtilization, checkout(), None).for_release(hostile_release);
+    assert!(value(&src, &q).await.is_empty(), "regex in revision ran");
+}
+
+#[tokio::test]
+async fn deployment_name_with_quote_and_backslash_is_matched_exactly() {
+    let Some(s) = server() else { return };
+    let weird = Target::new(Environment::Production, r#"we"ird\name"#).with_namespace("shop");
+    let q = query(&s, MetricKind::RequestRate, weird, None);
+    assert_constant(&value(&source(&s), &q).await, 1.0, "weird request rate");
+}
+
+#[tokio::test]
+async fn bad_promql_is_invalid_input_with_prometheus_own_message() {
+    let Some(s) = server() else { return };
+    let q = query(&s, MetricKind::Custom("broken".into()), checkout(), None);
+    let err = source(&s).query(&q).await.expect_err("broken PromQL");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(!err.is_temporary());
+    assert!(err.message().contains("parse error"), "{err}");
+    assert!(err.to_string().contains("custom:broken"), "{err}");
+}
+
+#[tokio::test]
+async fn instant_queries_return_one_sample_at_the_given_time() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    let rel = release("v1.3.0");
+    let series = src
+        .instant(&MetricKind::ErrorRate, &checkout(), Some(&rel), s.end)
+        .await
+        .expect("instant query");
+    assert_constant(&series, 0.2, "instant error rate");
+    assert_eq!(series[0].samples[0].at, s.end);
+
+    let raw = src
+        .query_instant("sum(checkout_queue_depth)", s.end)
+        .await
+        .expect("raw instant query");
+    assert_constant(&raw, 42.0, "raw instant");
+    let scalar = src
+        .query_instant("scalar(sum(checkout_queue_depth)) * 2", s.end)
+        .await
+        .expect("scalar");
+    assert_constant(&scalar, 84.0, "scalar");
+}
+
+#[tokio::test]
+async fn raw_range_query_returns_labelled_series() {
+    let Some(s) = server() else { return };
+    let range = TimeRange::ending_at(s.end, Duration::from_secs(600));
+    let series = source(&s)
+        .query_range(
+            r#"sum by (version) (rate(http_requests_total{deployment="checkout",namespace="shop"}[2m]))"#,
+            range,
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("range query");
+    let mut versions: Vec<&str> = series
+        .iter()
+        .map(|x| x.labels["version"].as_str())
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, ["v1.2.9", "v1.3.0"]);
+}
+
+#[tokio::test]
+async fn validate_reports_the_queries_that_return_nothing() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    let kinds = src.kinds();
+    let report = src
+        .validate_at(&kinds, &checkout(), s.end)
+        .await
+        .expect("valid target");
+    let no_data: Vec<String> = report.no_data().iter().map(|k| k.name()).collect();
+    assert_eq!(no_data, ["custom:missing"], "{report}");
+    let failed: Vec<String> = report.failed().iter().map(|(k, _)| k.name()).collect();
+    assert_eq!(failed, ["custom:broken"], "{report}");
+    for c in &report.checks {
+        if c.kind == MetricKind::ErrorRate {
+            assert!(matches!(c.outcome, KindOutcome::Data { series: 1 }));
+        }
+    }
+    let err = report.into_result().expect_err("not all queries have data");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("NO DATA custom:missing"), "{err}");
+
+    // For a deployment that does not exist, every query is reported.
+    let ghost = Target::new(Environment::Production, "ghost").with_namespace("shop");
+    let report = src
+        .validate_at(
+            &[MetricKind::ErrorRate, MetricKind::CpuUtilization],
+            &ghost,
+            s.end,
+        )
+        .await
+        .expect("valid target");
+    assert_eq!(report.no_data().len(), 2, "{report}");
+}
+
+#[tokio::test]
+async fn validate_of_a_fitting_config_is_ok() {
+    let Some(s) = server() else { return };
+    let src = PrometheusSource::new(PrometheusConfig::new(s.url.clone())).expect("valid");
+    let report = src
+        .validate_at(&src.kinds(), &checkout(), s.end)
+        .await
+        .expect("valid target");
+    assert!(report.is_ok(), "{report}");
+    assert!(report.into_result().is_ok());
+}
