@@ -81,7 +81,15 @@ impl CheckConfig {
     /// Builds the check.
     pub fn build(&self) -> Result<Arc<dyn Check>> {
         match self {
-            CheckConfig::Tcp { name, address, timeout } => Ok(Arc::new(TcpCheck::new(name.clone(), address.clone(), *timeout)?)),
+            CheckConfig::Tcp {
+                name,
+                address,
+                timeout,
+            } => Ok(Arc::new(TcpCheck::new(
+                name.clone(),
+                address.clone(),
+                *timeout,
+            )?)),
             #[cfg(feature = "http-check")]
             CheckConfig::Http {
                 name,
@@ -187,11 +195,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = Config::from_toml("[[gates]]\ntype = \"tcp\"\nname = \"x\"\nadress = \"a:1\"").unwrap_err();
+        let e = Config::from_toml("[[gates]]\ntype = \"tcp\"\nname = \"x\"\nadress = \"a:1\"")
+            .unwrap_err();
         assert!(e.to_string().contains("adress"), "{e}");
         let e = Config::from_toml("[[gates]]\ntype = \"udp\"\nname = \"x\"").unwrap_err();
         assert!(e.to_string().contains("udp"), "{e}");
-        let e = Config::from_toml("[[gates]]\ntype = \"tcp\"\nname = \"x\"\naddress = \"nope\"").unwrap_err();
+        let e = Config::from_toml("[[gates]]\ntype = \"tcp\"\nname = \"x\"\naddress = \"nope\"")
+            .unwrap_err();
         assert!(e.to_string().contains("host:port"), "{e}");
     }
 }

@@ -51,13 +51,18 @@ impl HttpCheck {
                 url.scheme()
             )));
         }
-        let method = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|_| {
-            Error::invalid_input(format!("http method {method:?} is not valid: expected e.g. GET, HEAD, POST"))
-        })?;
+        let method =
+            reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+                Error::invalid_input(format!(
+                    "http method {method:?} is not valid: expected e.g. GET, HEAD, POST"
+                ))
+            })?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
-            .map_err(|e| Error::invalid_input("cannot build the HTTP client").with_source(e.without_url()))?;
+            .map_err(|e| {
+                Error::invalid_input("cannot build the HTTP client").with_source(e.without_url())
+            })?;
         Ok(HttpCheck {
             name: name.into(),
             method,
@@ -110,7 +115,13 @@ fn redact(url: &reqwest::Url) -> String {
 }
 
 fn redact_str(s: &str) -> String {
-    s.split(['?', '#']).next().unwrap_or("").rsplit('@').next().unwrap_or("").to_string()
+    s.split(['?', '#'])
+        .next()
+        .unwrap_or("")
+        .rsplit('@')
+        .next()
+        .unwrap_or("")
+        .to_string()
 }
 
 #[async_trait]
@@ -121,19 +132,30 @@ impl Check for HttpCheck {
 
     async fn run(&self, _ctx: &CheckContext) -> CheckOutcome {
         let t0 = Instant::now();
-        let req = self.client.request(self.method.clone(), self.url.clone()).timeout(self.timeout);
-        let outcome = |status, detail: String| CheckOutcome::new(self.name.clone(), status, detail).with_duration(t0.elapsed());
+        let req = self
+            .client
+            .request(self.method.clone(), self.url.clone())
+            .timeout(self.timeout);
+        let outcome = |status, detail: String| {
+            CheckOutcome::new(self.name.clone(), status, detail).with_duration(t0.elapsed())
+        };
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
                 let why = if e.is_timeout() {
-                    format!("no answer within {}", humantime::format_duration(self.timeout))
+                    format!(
+                        "no answer within {}",
+                        humantime::format_duration(self.timeout)
+                    )
                 } else if e.is_connect() {
                     "connection failed".to_string()
                 } else {
                     e.without_url().to_string()
                 };
-                return outcome(CheckStatus::Fail, format!("{} {}: {why}", self.method, self.shown_url()));
+                return outcome(
+                    CheckStatus::Fail,
+                    format!("{} {}: {why}", self.method, self.shown_url()),
+                );
             }
         };
         let status = resp.status().as_u16();
@@ -143,7 +165,12 @@ impl Check for HttpCheck {
                 Err(e) => {
                     return outcome(
                         CheckStatus::Fail,
-                        format!("{} {}: body unreadable: {}", self.method, self.shown_url(), e.without_url()),
+                        format!(
+                            "{} {}: body unreadable: {}",
+                            self.method,
+                            self.shown_url(),
+                            e.without_url()
+                        ),
                     )
                 }
             }
@@ -153,21 +180,33 @@ impl Check for HttpCheck {
         let elapsed = t0.elapsed();
         let ms = elapsed.as_millis();
         if status != self.expect_status {
-            return outcome(CheckStatus::Fail, format!("{status} in {ms}ms (expected {})", self.expect_status));
+            return outcome(
+                CheckStatus::Fail,
+                format!("{status} in {ms}ms (expected {})", self.expect_status),
+            );
         }
         if let (Some(needle), Some(body)) = (&self.body_contains, &body) {
             if !body.contains(needle.as_str()) {
-                return outcome(CheckStatus::Fail, format!("{status} in {ms}ms but the body lacks {needle:?}"));
+                return outcome(
+                    CheckStatus::Fail,
+                    format!("{status} in {ms}ms but the body lacks {needle:?}"),
+                );
             }
         }
         if let Some(budget) = self.latency_budget {
             if elapsed > budget {
                 return outcome(
                     CheckStatus::Fail,
-                    format!("{status} in {ms}ms, over the {}ms budget", budget.as_millis()),
+                    format!(
+                        "{status} in {ms}ms, over the {}ms budget",
+                        budget.as_millis()
+                    ),
                 );
             }
-            return outcome(CheckStatus::Pass, format!("{status} OK ({ms}ms, budget {}ms)", budget.as_millis()));
+            return outcome(
+                CheckStatus::Pass,
+                format!("{status} OK ({ms}ms, budget {}ms)", budget.as_millis()),
+            );
         }
         outcome(CheckStatus::Pass, format!("{status} OK ({ms}ms)"))
     }
@@ -179,7 +218,8 @@ mod tests {
 
     #[test]
     fn urls_are_shown_without_credentials_or_query() {
-        let u = reqwest::Url::parse("https://user:hunter2@example.invalid/health?token=s3cret").unwrap();
+        let u = reqwest::Url::parse("https://user:hunter2@example.invalid/health?token=s3cret")
+            .unwrap();
         assert_eq!(redact(&u), "https://example.invalid/health");
         assert_eq!(redact_str("https://u:p@h/x?token=1"), "h/x");
     }

@@ -23,9 +23,9 @@ pub mod policy;
 pub mod report;
 pub mod request;
 pub mod retry;
-pub mod timeline;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod timeline;
 
 pub use analyzer::Analyzer;
 pub use check::Check;

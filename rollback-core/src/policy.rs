@@ -247,8 +247,10 @@ pub struct TargetPolicy {
     /// How much of a candidate's live history to read (most recent part; default 24 h).
     #[serde(with = "humantime_serde")]
     pub history: Duration,
-    /// Minimum uptime (success ratio, percent) over that history (default 99.9).
-    pub min_uptime_percent: f64,
+    /// Minimum uptime (success ratio, percent) over that history. Default: none beyond the
+    /// environment's SLA error rate, which already bounds it (production 99.9 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_uptime_percent: Option<f64>,
     /// How many older releases to consider at most (default 10).
     pub max_candidates: usize,
 }
@@ -257,7 +259,7 @@ impl Default for TargetPolicy {
     fn default() -> Self {
         TargetPolicy {
             history: Duration::from_secs(24 * 3600),
-            min_uptime_percent: 99.9,
+            min_uptime_percent: None,
             max_candidates: 10,
         }
     }
@@ -428,11 +430,12 @@ impl Policy {
             )));
         }
         nonzero("target.history", self.target.history)?;
-        if !(0.0..=100.0).contains(&self.target.min_uptime_percent) {
-            return Err(Error::invalid_input(format!(
-                "target.min_uptime_percent = {} is out of range: expected 0-100",
-                self.target.min_uptime_percent
-            )));
+        if let Some(u) = self.target.min_uptime_percent {
+            if !(0.0..=100.0).contains(&u) {
+                return Err(Error::invalid_input(format!(
+                    "target.min_uptime_percent = {u} is out of range: expected 0-100"
+                )));
+            }
         }
         if self.target.max_candidates == 0 {
             return Err(Error::invalid_input(

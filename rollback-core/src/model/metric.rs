@@ -136,9 +136,8 @@ impl fmt::Display for MetricKind {
 
 /// A percentage with as many decimals as it needs (`12.4%`, `0.02%`, `98%`).
 pub fn format_percent(p: f64) -> String {
-    let s = if p >= 10.0 {
-        format!("{p:.1}")
-    } else if p >= 1.0 {
+    // Enough decimals that 99.98 % does not print as 100 % and 0.02 % does not print as 0 %.
+    let s = if p >= 1.0 {
         format!("{p:.2}")
     } else {
         format!("{p:.3}")
@@ -149,6 +148,25 @@ pub fn format_percent(p: f64) -> String {
         s
     };
     format!("{s}%")
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn percentages_keep_their_significant_digits() {
+        assert_eq!(format_percent(12.4), "12.4%");
+        assert_eq!(format_percent(99.98), "99.98%");
+        assert_eq!(format_percent(0.02), "0.02%");
+        assert_eq!(format_percent(98.0), "98%");
+        assert_eq!(MetricKind::ErrorRate.format_value(0.124), "12.4%");
+        assert_eq!(
+            MetricKind::Latency(Quantile::P95).format_value(3245.0),
+            "3,245ms"
+        );
+        assert_eq!(group_thousands(1234), "1,234");
+    }
 }
 
 /// `1234567` → `1,234,567`.

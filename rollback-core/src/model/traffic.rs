@@ -6,6 +6,8 @@ use super::release::{Release, ReleaseRef};
 use crate::error::Error;
 
 /// The share of traffic one release receives.
+///
+/// Splits keep their weights in a canonical order: largest share first.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TrafficWeight {
     /// The release.
@@ -96,7 +98,14 @@ impl TrafficSplit {
 impl TryFrom<Vec<TrafficWeight>> for TrafficSplit {
     type Error = Error;
     fn try_from(weights: Vec<TrafficWeight>) -> Result<Self, Error> {
-        let weights: Vec<_> = weights.into_iter().filter(|w| w.percent > 0).collect();
+        let mut weights: Vec<_> = weights.into_iter().filter(|w| w.percent > 0).collect();
+        // Canonical order (largest share first, then by revision) so that equal splits compare
+        // equal however they were written.
+        weights.sort_by(|a, b| {
+            b.percent
+                .cmp(&a.percent)
+                .then_with(|| a.release.revision.cmp(&b.release.revision))
+        });
         let sum: u32 = weights.iter().map(|w| u32::from(w.percent)).sum();
         if sum != 100 {
             return Err(Error::invalid_input(format!(

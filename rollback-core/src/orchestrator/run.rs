@@ -81,7 +81,7 @@ pub(super) struct Run<P, M> {
     pub executing: bool,
     pub lease: Option<Lease>,
     pub lease_lost: Arc<AtomicBool>,
-    renewal: Option<JoinHandle<()>>,
+    renewal: Option<AbortOnDrop>,
     _local_lock: Option<LocalLock>,
     pub deliveries: Vec<JoinHandle<Delivery>>,
     pub failed_evidence: Option<Evidence>,
@@ -169,6 +169,15 @@ pub(super) async fn execute<P: Platform + 'static, M: MetricsSource + 'static>(
         )),
     };
     run.finish(result).await
+}
+
+/// Aborts a background task when dropped: a crashed or cancelled run stops renewing its lease.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -482,8 +491,9 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             Ok(()) => (
                 Outcome::RolledBack,
                 format!(
-                    "rolled back {} from {} to {}",
-                    self.req.target,
+                    "rolled back {} ({}) from {} to {}",
+                    self.req.target.deployment,
+                    self.req.target.environment,
                     self.from
                         .as_ref()
                         .map(|r| r.version.to_string())
@@ -605,7 +615,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         self.lease = Some(lease.clone());
         let lost = Arc::clone(&self.lease_lost);
         let inner = Arc::clone(&self.inner);
-        self.renewal = Some(tokio::spawn(async move {
+        self.renewal = Some(AbortOnDrop(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(ttl / 3).await;
                 match inner.platform.lock(&target, &holder, ttl).await {
@@ -617,14 +627,12 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                     }
                 }
             }
-        }));
+        })));
         Ok(Some(lease))
     }
 
     async fn release_lock(&mut self) {
-        if let Some(h) = self.renewal.take() {
-            h.abort();
-        }
+        self.renewal = None;
         if let Some(lease) = self.lease.take() {
             let inner = Arc::clone(&self.inner);
             let target = self.req.target.clone();

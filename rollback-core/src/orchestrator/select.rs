@@ -235,12 +235,12 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 ));
             }
         }
-        if let Some(u) = uptime {
-            if u < policy.target.min_uptime_percent {
+        if let (Some(u), Some(min)) = (uptime, policy.target.min_uptime_percent) {
+            if u < min {
                 problems.push(format!(
                     "uptime {} below {}",
                     format_percent(u),
-                    format_percent(policy.target.min_uptime_percent)
+                    format_percent(min)
                 ));
             }
         }

@@ -1,0 +1,642 @@
+//! End-to-end behaviour of the orchestrator on the simulation, under virtual time.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rollback_core::journal::{Journal, JournalEntry, JournalRecord, MemoryJournal};
+use rollback_core::report::StageStatus;
+use rollback_core::sim::{Fault, FaultKind, Operation, Simulation};
+use rollback_core::*;
+
+fn orchestrator(
+    sim: &Simulation,
+) -> OrchestratorBuilder<rollback_core::sim::SimPlatform, rollback_core::sim::SimMetrics> {
+    Orchestrator::builder(sim.platform(), sim.metrics()).clock(sim.clock())
+}
+
+fn request(sim: &Simulation) -> RollbackRequest {
+    RollbackRequest::new(sim.target()).reason("High error rate")
+}
+
+fn version(r: &Option<ReleaseRef>) -> String {
+    r.as_ref()
+        .map(|r| r.version.to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test(start_paused = true)]
+async fn spec_incident_switches_instantly_to_the_verified_warm_release() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let o = orchestrator(&sim).report_dir(dir.path()).build().unwrap();
+    let r = o.run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert_eq!(version(&r.from), "v1.3.0");
+    assert_eq!(version(&r.to), "v1.2.9");
+    assert_eq!(r.strategy, Some(Strategy::Instant));
+    assert_eq!(r.executions[0].downtime, Duration::ZERO);
+    // Detection as in the spec.
+    let d = r.detection.as_ref().unwrap();
+    let value = |k: MetricKind| {
+        d.readings
+            .iter()
+            .find(|x| x.metric == k)
+            .unwrap()
+            .value
+            .unwrap()
+    };
+    assert!((value(MetricKind::ErrorRate) - 0.124).abs() < 1e-9);
+    assert!((value(MetricKind::Latency(Quantile::P95)) - 3245.0).abs() < 1e-6);
+    assert!((value(MetricKind::CpuUtilization) - 98.0).abs() < 1e-6);
+    assert!((value(MetricKind::MemoryUtilization) - 92.0).abs() < 1e-6);
+    let sev = |k: MetricKind| d.breaches.iter().find(|b| b.metric == k).unwrap().severity;
+    assert_eq!(sev(MetricKind::ErrorRate), Severity::Critical);
+    assert_eq!(sev(MetricKind::Latency(Quantile::P95)), Severity::Critical);
+    assert_eq!(sev(MetricKind::CpuUtilization), Severity::High);
+    assert_eq!(sev(MetricKind::MemoryUtilization), Severity::High);
+    let f = d.failed_requests.as_ref().unwrap();
+    assert_eq!(f.failed, 1234);
+    assert_eq!(f.by_status, vec![(500, 827), (503, 284), (504, 123)]);
+    // The target was chosen from its own healthy history.
+    let c = r
+        .candidates
+        .iter()
+        .find(|c| c.release.version.to_string() == "v1.2.9")
+        .unwrap();
+    assert!(c.eligible);
+    assert!((c.error_rate.unwrap() - 0.0002).abs() < 1e-4);
+    assert!((c.uptime_percent.unwrap() - 99.98).abs() < 0.01);
+    // One switch, health verified, failed release scaled down and kept, report written.
+    let t = sim.traffic(&sim.target()).unwrap();
+    assert!(t.is_all_to(&r.to.as_ref().unwrap().revision));
+    assert!(r.health.last().unwrap().stable);
+    let releases = sim.releases(&sim.target()).unwrap();
+    let failed = releases
+        .iter()
+        .find(|x| x.version.to_string() == "v1.3.0")
+        .unwrap();
+    assert_eq!(failed.replicas.desired, 0);
+    assert_eq!(failed.mark, ReleaseMark::Failed);
+    assert_eq!(releases.len(), 3, "clean-up never deletes a release");
+    let rc = r.root_cause.as_ref().unwrap();
+    assert!(std::path::Path::new(rc.markdown_path.as_ref().unwrap()).exists());
+    assert!(std::path::Path::new(rc.json_path.as_ref().unwrap()).exists());
+    assert!(rc.markdown.contains("## Failure Timeline"));
+    assert!(dir
+        .path()
+        .join(&r.run_id)
+        .join("logs-v1.3.0.jsonl")
+        .exists());
+    // Every stage reported, in order.
+    let stages: Vec<Stage> = r.stages.iter().map(|s| s.stage).collect();
+    assert_eq!(stages, Stage::ALL.to_vec());
+    let set_traffic = sim
+        .calls()
+        .iter()
+        .filter(|c| c.operation == Operation::SetTraffic)
+        .count();
+    assert_eq!(set_traffic, 1, "an instant switch is one traffic call");
+    // The report serialises.
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(json.contains("\"outcome\":\"rolled_back\""));
+}
+
+#[tokio::test(start_paused = true)]
+async fn healthy_scenario_does_nothing_and_makes_no_mutating_call() {
+    let sim = Simulation::builtin("healthy").unwrap();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::NothingToDo);
+    assert_eq!(r.summary, "no SLA violation — nothing to roll back");
+    assert_eq!(sim.mutating_calls(), 0);
+    assert_eq!(r.mutating_calls, 0);
+    assert!(sim.calls().iter().all(|c| c.operation != Operation::Lock));
+}
+
+#[tokio::test(start_paused = true)]
+async fn production_without_a_reason_is_rejected_before_any_call() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let r = orchestrator(&sim)
+        .build()
+        .unwrap()
+        .run(RollbackRequest::new(sim.target()))
+        .await;
+    assert_eq!(r.outcome, Outcome::Rejected);
+    assert_eq!(r.outcome.exit_code(), 2);
+    let e = r.error.unwrap();
+    assert_eq!(e.kind, ErrorKind::InvalidInput);
+    assert!(e.message.contains("--reason"), "{}", e.message);
+    assert!(sim.calls().is_empty(), "no call at all: {:?}", sim.calls());
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_to_version_is_rejected_listing_the_releases() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let req = request(&sim).to(Version::parse("v9.9.9").unwrap());
+    let r = orchestrator(&sim).build().unwrap().run(req).await;
+    assert_eq!(r.outcome, Outcome::Rejected);
+    let e = r.error.unwrap();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    for v in ["v9.9.9", "v1.3.0", "v1.2.9", "v1.2.8"] {
+        assert!(e.message.contains(v), "{} should name {v}", e.message);
+    }
+    assert_eq!(sim.mutating_calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn to_equal_to_the_current_release_is_rejected() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let req = request(&sim).to(Version::parse("1.3.0").unwrap());
+    let r = orchestrator(&sim).build().unwrap().run(req).await;
+    assert_eq!(r.outcome, Outcome::Rejected);
+    assert!(r.error.unwrap().message.contains("current release"));
+    assert_eq!(sim.mutating_calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn explicit_to_skips_the_newer_candidate() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let req = request(&sim).to(Version::parse("v1.2.8").unwrap());
+    let r = orchestrator(&sim).build().unwrap().run(req).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert_eq!(version(&r.to), "v1.2.8");
+    assert_eq!(r.strategy, Some(Strategy::Full), "v1.2.8 has no warm slot");
+}
+
+#[tokio::test(start_paused = true)]
+async fn immediate_skips_the_gates_and_records_it() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let gate = Arc::new(CountingCheck::new(CheckStatus::Fail));
+    let o = orchestrator(&sim).gate(gate.clone()).build().unwrap();
+    let r = o.run(request(&sim).immediate(true)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert!(r.gates_skipped);
+    assert_eq!(
+        gate.runs.load(Ordering::SeqCst),
+        0,
+        "the failing gate was not run"
+    );
+    assert!(r.gates.iter().all(|g| g.status == CheckStatus::Skipped));
+    let v = r.stage(Stage::Validate).unwrap();
+    assert_eq!(v.status, StageStatus::Warn);
+    assert!(v.lines.iter().any(|l| l.text.contains("--immediate")));
+    assert!(
+        v.lines.iter().any(|l| l.text.contains("lock acquired")),
+        "the lock is still taken"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_gate_aborts_with_its_reason_and_changes_nothing() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let o = orchestrator(&sim)
+        .gate(Arc::new(CountingCheck::new(CheckStatus::Fail)))
+        .build()
+        .unwrap();
+    let r = o.run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::Aborted);
+    let e = r.error.unwrap();
+    assert_eq!(e.kind, ErrorKind::PreconditionFailed);
+    assert!(e.message.contains("redis unreachable"), "{}", e.message);
+    assert_eq!(sim.mutating_calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn staging_canary_is_rolled_back_gradually() {
+    let sim = Simulation::builtin("staging-canary").unwrap();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert_eq!(r.strategy, Some(Strategy::Gradual));
+    let splits: Vec<u8> = r.executions[0]
+        .steps
+        .iter()
+        .filter_map(|s| s.split.as_ref())
+        .map(|s| s.percent_for(&r.to.as_ref().unwrap().revision))
+        .collect();
+    assert_eq!(
+        splits,
+        vec![75, 100],
+        "the stable release already had 70 %: only the steps above it"
+    );
+    assert!(sim
+        .traffic(&sim.target())
+        .unwrap()
+        .is_all_to(&r.to.unwrap().revision));
+}
+
+#[tokio::test(start_paused = true)]
+async fn dev_without_blue_green_reverts_the_workload() {
+    let sim = Simulation::builtin("dev-no-bluegreen").unwrap();
+    let r = orchestrator(&sim)
+        .build()
+        .unwrap()
+        .run(RollbackRequest::new(sim.target()))
+        .await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert_eq!(r.strategy, Some(Strategy::Full));
+    assert!(sim.calls().iter().any(|c| c.operation == Operation::Revert));
+    assert!(sim
+        .calls()
+        .iter()
+        .all(|c| c.operation != Operation::SetTraffic));
+}
+
+#[tokio::test(start_paused = true)]
+async fn gradual_shift_halts_and_restores_when_the_target_degrades() {
+    let sim = Simulation::builtin("gradual-overload").unwrap();
+    // The scenario's stable release was overloaded while it served everything (its capacity is
+    // below the full load), so its history does not qualify it: the operator names it.
+    let req = request(&sim).to(Version::parse("v3.0.4").unwrap());
+    let r = orchestrator(&sim).build().unwrap().run(req).await;
+    assert_eq!(r.outcome, Outcome::Failed, "{}", r.summary);
+    let e = r.error.as_ref().unwrap();
+    assert!(e.message.contains("gradual shift halted"), "{}", e.message);
+    let exec = &r.executions[0];
+    let last = exec.steps.last().unwrap().split.clone().unwrap();
+    let now = sim.traffic(&sim.target()).unwrap();
+    assert_eq!(now, last, "the restored split is what the platform holds");
+    let to = r.to.as_ref().unwrap();
+    assert!(now.percent_for(&to.revision) < 100);
+    assert_eq!(r.final_state.as_ref().unwrap().traffic.as_ref(), Some(&now));
+    // It went up, degraded, and came back down.
+    let shares: Vec<u8> = exec
+        .steps
+        .iter()
+        .filter_map(|s| s.split.as_ref())
+        .map(|s| s.percent_for(&to.revision))
+        .collect();
+    let peak = *shares.iter().max().unwrap();
+    assert!(peak > *shares.last().unwrap(), "{shares:?}");
+    // People are told.
+    assert!(r.stage(Stage::Notify).is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_check_failure_cascades_to_the_next_stable_release() {
+    let sim = Simulation::builtin("cascade").unwrap();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert_eq!(version(&r.to), "v1.2.8");
+    assert_eq!(r.executions.len(), 2);
+    assert!(!r.health[0].stable);
+    assert!(r.health[1].stable);
+    let releases = sim.releases(&sim.target()).unwrap();
+    let bad = releases
+        .iter()
+        .find(|x| x.version.to_string() == "v1.2.9")
+        .unwrap();
+    assert_eq!(
+        bad.mark,
+        ReleaseMark::Failed,
+        "the failed target is marked for next time"
+    );
+    assert!(sim
+        .traffic(&sim.target())
+        .unwrap()
+        .is_all_to(&r.to.unwrap().revision));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_cascade_a_failed_health_check_fails_and_says_where_traffic_is() {
+    let sim = Simulation::builtin("cascade").unwrap();
+    let mut policy = policy::Policy::default();
+    policy.health.cascade = false;
+    let r = orchestrator(&sim)
+        .policy(policy)
+        .build()
+        .unwrap()
+        .run(request(&sim))
+        .await;
+    assert_eq!(r.outcome, Outcome::Failed);
+    let fs = r.final_state.unwrap();
+    assert_eq!(fs.traffic, Some(sim.traffic(&sim.target()).unwrap()));
+    assert!(fs.summary.contains("v1.2.9"), "{}", fs.summary);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dry_run_makes_no_mutating_call_and_prints_the_plan() {
+    for scenario in [
+        "spec-incident",
+        "staging-canary",
+        "dev-no-bluegreen",
+        "cascade",
+    ] {
+        let sim = Simulation::builtin(scenario).unwrap();
+        let r = orchestrator(&sim)
+            .build()
+            .unwrap()
+            .run(request(&sim).dry_run(true))
+            .await;
+        assert_eq!(r.outcome, Outcome::DryRun, "{scenario}: {}", r.summary);
+        assert_eq!(sim.mutating_calls(), 0, "{scenario}");
+        assert!(sim
+            .calls()
+            .iter()
+            .all(|c| !matches!(c.operation, Operation::Lock | Operation::Unlock)));
+        assert!(r.summary.contains("would roll back"), "{}", r.summary);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_rollback_of_the_same_target_gets_a_conflict_naming_the_holder() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    // Two orchestrators (two processes) on one platform: the platform lease decides.
+    let first = orchestrator(&sim).identity("deployer-a").build().unwrap();
+    let second = orchestrator(&sim).identity("deployer-b").build().unwrap();
+    let mut run = first.start(request(&sim));
+    // Let the first run take its lease.
+    while let Some(p) = run.next_progress().await {
+        if matches!(&p, Progress::StageStarted(Stage::Execute)) {
+            break;
+        }
+    }
+    let r2 = second.run(request(&sim)).await;
+    assert_eq!(r2.outcome, Outcome::Aborted, "{}", r2.summary);
+    let e = r2.error.unwrap();
+    assert_eq!(e.kind, ErrorKind::Conflict);
+    assert!(e.message.contains("deployer-a"), "{}", e.message);
+    let r1 = run.report().await.unwrap();
+    assert_eq!(r1.outcome, Outcome::RolledBack);
+
+    // Within one orchestrator, the in-process lock answers first.
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let o = orchestrator(&sim).identity("deployer-c").build().unwrap();
+    let mut run = o.start(request(&sim));
+    run.next_progress().await;
+    let r2 = o.run(request(&sim)).await;
+    assert_eq!(r2.outcome, Outcome::Aborted);
+    assert!(r2.error.unwrap().message.contains("deployer-c"));
+    run.cancel();
+    let _ = run.report().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn rerun_after_success_is_a_noop_that_says_so() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let o = orchestrator(&sim).build().unwrap();
+    let r = o.run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack);
+    let before = sim.mutating_calls();
+    let again = o.run(request(&sim)).await;
+    assert_eq!(again.outcome, Outcome::AlreadyDone);
+    assert_eq!(again.summary, "already on v1.2.9: nothing to do");
+    assert_eq!(sim.mutating_calls(), before);
+    assert_eq!(again.outcome.exit_code(), 3);
+}
+
+/// A journal that hangs forever on its `n`-th append, as a process that died there would.
+struct CrashingJournal {
+    inner: Arc<MemoryJournal>,
+    crash_on: usize,
+    appends: AtomicUsize,
+    crashed: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait]
+impl Journal for CrashingJournal {
+    async fn append(&self, entry: &JournalEntry) -> Result<()> {
+        if self.appends.fetch_add(1, Ordering::SeqCst) + 1 == self.crash_on {
+            self.crashed.notify_one();
+            std::future::pending::<()>().await;
+        }
+        self.inner.append(entry).await
+    }
+    async fn history(&self, target: &Target) -> Result<Vec<JournalEntry>> {
+        self.inner.history(target).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_at_each_step_boundary_then_a_rerun_converges() {
+    for scenario in ["spec-incident", "staging-canary", "dev-no-bluegreen"] {
+        // How many journal appends does an uninterrupted run make?
+        let sim = Simulation::builtin(scenario).unwrap();
+        let journal = Arc::new(MemoryJournal::new());
+        let r = orchestrator(&sim)
+            .journal(journal.clone())
+            .build()
+            .unwrap()
+            .run(request(&sim))
+            .await;
+        assert_eq!(r.outcome, Outcome::RolledBack, "{scenario}");
+        let boundaries = journal.history(&sim.target()).await.unwrap().len();
+        assert!(boundaries >= 4, "{scenario}: {boundaries}");
+
+        for crash_on in 1..=boundaries {
+            let sim = Simulation::builtin(scenario).unwrap();
+            let store = Arc::new(MemoryJournal::new());
+            let crashed = Arc::new(tokio::sync::Notify::new());
+            let crashing = Arc::new(CrashingJournal {
+                inner: store.clone(),
+                crash_on,
+                appends: AtomicUsize::new(0),
+                crashed: crashed.clone(),
+            });
+            let o = orchestrator(&sim)
+                .journal(crashing)
+                .identity("node-1")
+                .build()
+                .unwrap();
+            let run = o.start(request(&sim));
+            crashed.notified().await;
+            run.abort();
+            // The crashed holder's lease expires.
+            tokio::time::sleep(policy::Policy::default().lock_ttl + Duration::from_secs(1)).await;
+
+            let o = orchestrator(&sim)
+                .journal(store.clone())
+                .identity("node-2")
+                .build()
+                .unwrap();
+            let r = o.run(request(&sim)).await;
+            assert!(
+                matches!(r.outcome, Outcome::RolledBack | Outcome::AlreadyDone),
+                "{scenario}, crash on append {crash_on}: {:?} {}",
+                r.outcome,
+                r.summary
+            );
+            let history = store.history(&sim.target()).await.unwrap();
+            let to = history
+                .iter()
+                .rev()
+                .find_map(|e| match &e.record {
+                    JournalRecord::Finished {
+                        outcome: Outcome::RolledBack,
+                        to,
+                    } => to.clone(),
+                    _ => None,
+                })
+                .unwrap_or_else(|| {
+                    panic!("{scenario}, crash on {crash_on}: no finished record in {history:?}")
+                });
+            let traffic = sim.traffic(&sim.target()).unwrap();
+            assert!(
+                traffic.is_all_to(&to.revision),
+                "{scenario}, crash on {crash_on}: {traffic}"
+            );
+            // A third run is a no-op.
+            let again = o.run(request(&sim)).await;
+            assert_eq!(
+                again.outcome,
+                Outcome::AlreadyDone,
+                "{scenario}, crash on {crash_on}"
+            );
+        }
+    }
+}
+
+struct HangingNotifier;
+
+#[async_trait]
+impl Notifier for HangingNotifier {
+    fn name(&self) -> &str {
+        "hangs"
+    }
+    async fn notify(&self, _: &Event) -> Result<()> {
+        std::future::pending().await
+    }
+}
+
+#[derive(Default)]
+struct RecordingNotifier {
+    events: Mutex<Vec<Event>>,
+}
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+    async fn notify(&self, e: &Event) -> Result<()> {
+        self.events.lock().unwrap().push(e.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_notifier_that_never_answers_does_not_delay_the_run_beyond_its_timeout() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let recorder = Arc::new(RecordingNotifier::default());
+    let mut policy = policy::Policy::default();
+    policy.notify_timeout = Duration::from_secs(5);
+    let with_hang = orchestrator(&sim)
+        .policy(policy.clone())
+        .notifier(Arc::new(HangingNotifier))
+        .notifier(recorder.clone())
+        .build()
+        .unwrap();
+    let r = with_hang.run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack);
+    let notify = r.stage(Stage::Notify).unwrap();
+    assert!(
+        notify.duration <= Duration::from_secs(5),
+        "{:?}",
+        notify.duration
+    );
+    assert_eq!(notify.status, StageStatus::Warn);
+    let hang: Vec<_> = r
+        .notifications
+        .iter()
+        .filter(|d| d.channel == "hangs")
+        .collect();
+    assert!(hang
+        .iter()
+        .all(|d| !d.delivered && d.error.as_deref().unwrap().contains("no answer within 5s")));
+    let kinds: Vec<EventKind> = recorder
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec![EventKind::Started, EventKind::Succeeded]);
+    let done = recorder.events.lock().unwrap()[1].clone();
+    assert_eq!(done.to.unwrap().to_string(), "v1.2.9");
+    assert!(done.report_markdown.unwrap().contains("Root Cause"));
+    assert!(!done.metrics.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn temporary_errors_are_retried_and_permanent_ones_fail_with_the_state() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    sim.inject(Fault::new(Operation::SetTraffic, FaultKind::Unavailable).times(2));
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    sim.inject(Fault::new(Operation::SetTraffic, FaultKind::PermissionDenied).always());
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert_eq!(r.error_kind(), Some(ErrorKind::PermissionDenied));
+    let set_traffic = sim
+        .calls()
+        .iter()
+        .filter(|c| c.operation == Operation::SetTraffic)
+        .count();
+    assert_eq!(set_traffic, 1, "permanent errors are not retried");
+    let fs = r.final_state.unwrap();
+    assert!(fs.summary.contains("v1.3.0 100%"), "{}", fs.summary);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_leaves_a_valid_split_and_says_where_traffic_is() {
+    let sim = Simulation::builtin("staging-canary").unwrap();
+    let o = orchestrator(&sim).build().unwrap();
+    let mut run = o.start(request(&sim));
+    while let Some(p) = run.next_progress().await {
+        if let Progress::Line(Stage::Execute, l) = &p {
+            if l.text.contains("75%") {
+                run.cancel();
+            }
+        }
+    }
+    let r = run.report().await.unwrap();
+    assert_eq!(r.outcome, Outcome::Cancelled);
+    assert_eq!(r.outcome.exit_code(), 130);
+    let now = sim.traffic(&sim.target()).unwrap();
+    assert_eq!(r.final_state.unwrap().traffic, Some(now));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_deployment_is_rejected_as_not_found() {
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let t = Target::new(Environment::Production, "nope");
+    let r = orchestrator(&sim)
+        .build()
+        .unwrap()
+        .run(RollbackRequest::new(t).reason("x"))
+        .await;
+    assert_eq!(r.outcome, Outcome::Rejected);
+    assert_eq!(r.error_kind(), Some(ErrorKind::NotFound));
+}
+
+struct CountingCheck {
+    status: CheckStatus,
+    runs: AtomicUsize,
+}
+
+impl CountingCheck {
+    fn new(status: CheckStatus) -> Self {
+        CountingCheck {
+            status,
+            runs: AtomicUsize::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl Check for CountingCheck {
+    fn name(&self) -> &str {
+        "redis"
+    }
+    async fn run(&self, _: &CheckContext) -> CheckOutcome {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let detail = if self.status == CheckStatus::Fail {
+            "redis unreachable"
+        } else {
+            "ok"
+        };
+        CheckOutcome::new("redis", self.status, detail)
+    }
+}
