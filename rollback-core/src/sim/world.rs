@@ -362,16 +362,12 @@ impl TargetState {
         r
     }
 
-    /// Finds a release by revision, then by version.
-    pub fn find(&self, revision: &str, version: &crate::Version) -> Option<usize> {
+    /// Finds a release by its revision (the platform id).
+    pub fn find(&self, revision: &str, _version: &crate::Version) -> Option<usize> {
+        // The revision is the platform's id: a release is named by it exactly.
         self.releases
             .iter()
             .position(|r| r.release.revision == revision)
-            .or_else(|| {
-                self.releases
-                    .iter()
-                    .position(|r| r.release.version == *version)
-            })
     }
 
     /// The versions and revisions, for error messages.
