@@ -46,6 +46,18 @@ pub(crate) fn headline(event: &Event) -> String {
     s
 }
 
+/// The headline without the emoji, for channels that show plain text (PagerDuty, titles).
+pub(crate) fn headline_plain(event: &Event) -> String {
+    let (_, status) = status(event);
+    let mut s = format!("{status}: {}", event.target.deployment);
+    if let Some(v) = versions(event) {
+        s.push(' ');
+        s.push_str(&v);
+    }
+    s.push_str(&format!(" ({})", event.target.environment));
+    s
+}
+
 /// `Error rate: 12.4% (SLA < 0.1%)`.
 pub(crate) fn metric_line(m: &KeyMetric) -> String {
     match &m.threshold {

@@ -61,8 +61,20 @@ mod secret;
 ))]
 mod http;
 
+#[cfg(feature = "email")]
+pub mod email;
+#[cfg(feature = "github")]
+pub mod github;
+#[cfg(feature = "pagerduty")]
+pub mod pagerduty;
+#[cfg(feature = "webhook")]
+pub mod signature;
 #[cfg(feature = "slack")]
 pub mod slack;
+#[cfg(feature = "teams")]
+pub mod teams;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use config::{
     build, build_with_env, parse_severity, ChannelConfig, CommonConfig, EmailConfig, EmailTls,
@@ -73,5 +85,20 @@ pub use filter::EventFilter;
 pub use retry::{parse_retry_after, RetryPolicy};
 pub use secret::{EnvLookup, Secret};
 
+#[cfg(feature = "email")]
+pub use email::EmailNotifier;
+#[cfg(feature = "github")]
+pub use github::GithubNotifier;
+#[cfg(feature = "pagerduty")]
+pub use pagerduty::PagerDutyNotifier;
+#[cfg(feature = "webhook")]
+pub use signature::{
+    sign, verify_signature, verify_signature_at, SignatureError, DEFAULT_TOLERANCE,
+    SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 #[cfg(feature = "slack")]
 pub use slack::SlackNotifier;
+#[cfg(feature = "teams")]
+pub use teams::TeamsNotifier;
+#[cfg(feature = "webhook")]
+pub use webhook::WebhookNotifier;
