@@ -42,6 +42,8 @@ pub(crate) enum Verdict {
     Done,
     /// A temporary failure: retry if the budget allows.
     Retry(Error),
+    /// A temporary failure with a provider-given wait (before the `Retry-After` cap).
+    RetryIn(Error, Duration),
     /// A permanent failure.
     Fail(Error),
 }
@@ -80,7 +82,7 @@ impl HttpChannel {
                     ErrorKind::Backend,
                     format!(
                         "could not create the HTTP client: {}",
-                        error_chain(&e.without_url())
+                        crate::error_chain(&e.without_url())
                     ),
                 )
                 .with_backend(name.clone())
@@ -91,16 +93,6 @@ impl HttpChannel {
             retry,
             redactor,
         })
-    }
-
-    /// The channel's name.
-    pub(crate) fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The channel's redactor.
-    pub(crate) fn redactor(&self) -> &Redactor {
-        &self.redactor
     }
 
     /// An error of this channel (backend = name, operation = `op`), message redacted.
@@ -231,6 +223,7 @@ impl HttpChannel {
                     match classify(&resp) {
                         Verdict::Done => return Ok(resp),
                         Verdict::Fail(e) => return Err(e),
+                        Verdict::RetryIn(e, wait) => (e, Some(wait)),
                         Verdict::Retry(e) => {
                             let ra = resp
                                 .headers
@@ -303,24 +296,10 @@ impl HttpChannel {
         } else {
             (ErrorKind::Unavailable, true, "request failed")
         };
-        let chain = error_chain(&e.without_url());
+        let chain = crate::error_chain(&e.without_url());
         self.error(kind, op, &format!("{what}: {chain}"))
             .set_temporary(temporary)
     }
-}
-
-/// An error and its sources, joined by `: ` (without repeats).
-pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        cur = s.source();
-    }
-    parts.join(": ")
 }
 
 /// Parses a configured base URL (non-secret), with a clear error.

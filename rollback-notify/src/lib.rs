@@ -76,6 +76,21 @@ pub mod teams;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
+/// An error and its sources, joined by `: ` (without repeats).
+#[allow(dead_code)]
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
 pub use config::{
     build, build_with_env, parse_severity, ChannelConfig, CommonConfig, EmailConfig, EmailTls,
     GithubConfig, NotifyConfig, PagerDutyConfig, SlackConfig, TeamsConfig, WebhookConfig,
