@@ -11,48 +11,6 @@ use rollback_core::{ErrorKind, EventKind, Notifier};
 use rollback_notify::{build_with_env, NotifyConfig};
 use tokio::time::Instant;
 
-/// Every HTTP channel type (Slack both ways).
-const KINDS: [&str; 6] = ["slack", "slack-bot", "pagerduty", "github", "teams", "webhook"];
-
-/// A body every channel takes as success (Slack `ok`, GitHub search `items` and issue `number`).
-const OK: &str = r#"{"ok":true,"items":[],"number":1}"#;
-
-pub fn secrets_env(base: &str) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
-    env(&[
-        ("SLACK_URL", format!("{base}{SLACK_PATH}")),
-        ("SLACK_BOT_TOKEN", SLACK_TOKEN.into()),
-        ("PD_KEY", PD_KEY.into()),
-        ("GH_TOKEN", GH_TOKEN.into()),
-        ("TEAMS_URL", format!("{base}{TEAMS_PATH}")),
-        ("HOOK_URL", format!("{base}{HOOK_PATH}")),
-        ("HOOK_KEY", HMAC_KEY.into()),
-    ])
-}
-
-/// The TOML of one channel of `kind` aimed at `base`.
-pub fn channel_toml(kind: &str, base: &str, extra: &str) -> String {
-    let body = match kind {
-        "slack" => "type = \"slack\"\nwebhook_url_env = \"SLACK_URL\"".to_owned(),
-        "slack-bot" => format!(
-            "type = \"slack\"\nname = \"slack-bot\"\ntoken_env = \"SLACK_BOT_TOKEN\"\n\
-             channel = \"#deploys\"\napi_url = \"{base}/api\""
-        ),
-        "pagerduty" => {
-            format!("type = \"pagerduty\"\nrouting_key_env = \"PD_KEY\"\nurl = \"{base}/v2/enqueue\"")
-        }
-        "github" => format!(
-            "type = \"github\"\nrepository = \"acme/shop\"\ntoken_env = \"GH_TOKEN\"\n\
-             api_url = \"{base}\"\nlabels = []"
-        ),
-        "teams" => "type = \"teams\"\nwebhook_url_env = \"TEAMS_URL\"".to_owned(),
-        "webhook" => {
-            "type = \"webhook\"\nurl_env = \"HOOK_URL\"\nsecret_env = \"HOOK_KEY\"".to_owned()
-        }
-        other => panic!("unknown kind {other}"),
-    };
-    format!("[[channels]]\n{body}\n{extra}\n")
-}
-
 fn channel(kind: &str, base: &str, extra: &str) -> Arc<dyn Notifier> {
     let cfg: NotifyConfig = toml::from_str(&channel_toml(kind, base, extra)).unwrap();
     build_with_env(&cfg, &secrets_env(base)).unwrap().remove(0)
