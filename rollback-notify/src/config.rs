@@ -433,9 +433,13 @@ mod severity_opt {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Severity>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Severity>, D::Error> {
         let s = String::deserialize(d)?;
-        super::parse_severity(&s).map(Some).map_err(serde::de::Error::custom)
+        super::parse_severity(&s)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -62,7 +62,9 @@ impl std::fmt::Debug for EmailNotifier {
 fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
-        || h.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+        || h.parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
 }
 
 fn mailbox(field: &str, value: &str) -> Result<Mailbox> {
@@ -150,7 +152,10 @@ impl EmailNotifier {
             .with_operation(op)
     }
 
-    fn transport(&self, attempt_timeout: std::time::Duration) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
+    fn transport(
+        &self,
+        attempt_timeout: std::time::Duration,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
         let tls = match self.tls {
             EmailTls::None => Tls::None,
             EmailTls::Starttls | EmailTls::Tls => {
@@ -194,13 +199,25 @@ impl EmailNotifier {
                     false,
                     "the server refused an address",
                 ),
-                "552" | "554" => (ErrorKind::InvalidInput, false, "the server refused the message"),
+                "552" | "554" => (
+                    ErrorKind::InvalidInput,
+                    false,
+                    "the server refused the message",
+                ),
                 _ => (ErrorKind::Backend, false, "the server refused the message"),
             }
         } else if e.is_transient() {
-            (ErrorKind::Unavailable, true, "the server deferred the message")
+            (
+                ErrorKind::Unavailable,
+                true,
+                "the server deferred the message",
+            )
         } else if e.is_timeout() {
-            (ErrorKind::TimedOut, true, "the server did not answer in time")
+            (
+                ErrorKind::TimedOut,
+                true,
+                "the server did not answer in time",
+            )
         } else if e.is_tls() {
             (ErrorKind::Unavailable, false, "the TLS handshake failed")
         } else {
@@ -238,7 +255,8 @@ impl EmailNotifier {
             }
         }
         let md = event.report_markdown.as_deref()?;
-        let ct = ContentType::parse("text/markdown; charset=utf-8").unwrap_or(ContentType::TEXT_PLAIN);
+        let ct =
+            ContentType::parse("text/markdown; charset=utf-8").unwrap_or(ContentType::TEXT_PLAIN);
         Some(Attachment::new("report.md".to_owned()).body(md.as_bytes().to_vec(), ct))
     }
 
@@ -437,7 +455,10 @@ mod tests {
             .unwrap_err();
         let msg = err.to_string();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
-        assert!(msg.contains("loopback") && msg.contains("starttls"), "{msg}");
+        assert!(
+            msg.contains("loopback") && msg.contains("starttls"),
+            "{msg}"
+        );
     }
 
     #[test]

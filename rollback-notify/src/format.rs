@@ -191,7 +191,12 @@ pub(crate) fn plain_text(event: &Event, max_findings: usize) -> String {
     if !findings.is_empty() {
         s.push_str("\nTop root causes:\n");
         for (i, f) in findings.iter().take(max_findings).enumerate() {
-            s.push_str(&format!("  {}. {}\n     {}\n", i + 1, finding_title(f), f.summary));
+            s.push_str(&format!(
+                "  {}. {}\n     {}\n",
+                i + 1,
+                finding_title(f),
+                f.summary
+            ));
             if let Some(r) = &f.recommendation {
                 s.push_str(&format!("     Fix: {r}\n"));
             }
@@ -275,7 +280,10 @@ mod tests {
         assert!(out.chars().count() <= 100, "{out}");
         assert!(out.contains("more"), "{out}");
         let shown = out.lines().count() - 1;
-        assert!(out.ends_with(&format!("…and {} more", 100 - shown)), "{out}");
+        assert!(
+            out.ends_with(&format!("…and {} more", 100 - shown)),
+            "{out}"
+        );
     }
 
     #[test]

@@ -110,13 +110,20 @@ impl GithubNotifier {
             .labels
             .clone()
             .unwrap_or_else(|| vec!["rollback".to_owned()]);
-        if labels.iter().any(|l| l.trim().is_empty() || l.contains(',')) {
+        if labels
+            .iter()
+            .any(|l| l.trim().is_empty() || l.contains(','))
+        {
             return Err(Error::invalid_input(
                 "`labels` has an empty label or one with a comma: expected names such as \
                  \"rollback\"",
             ));
         }
-        let http = HttpChannel::new(resolved.name.clone(), resolved.retry, Redactor::new([&token]))?;
+        let http = HttpChannel::new(
+            resolved.name.clone(),
+            resolved.retry,
+            Redactor::new([&token]),
+        )?;
         Ok(GithubNotifier {
             name: resolved.name,
             filter: resolved.filter,
@@ -131,7 +138,12 @@ impl GithubNotifier {
         })
     }
 
-    fn request(&self, c: &reqwest::Client, method: reqwest::Method, url: &reqwest::Url) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        c: &reqwest::Client,
+        method: reqwest::Method,
+        url: &reqwest::Url,
+    ) -> reqwest::RequestBuilder {
         c.request(method, url.clone())
             .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
             .header(ACCEPT, "application/vnd.github+json")
@@ -155,12 +167,17 @@ impl GithubNotifier {
                     )
                     .temporary();
                 if header("retry-after").is_none() {
-                    if let Some(reset) = header("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok()) {
+                    if let Some(reset) =
+                        header("x-ratelimit-reset").and_then(|v| v.parse::<u64>().ok())
+                    {
                         let now = SystemTime::now()
                             .duration_since(UNIX_EPOCH)
                             .map(|d| d.as_secs())
                             .unwrap_or(0);
-                        return Verdict::RetryIn(err, Duration::from_secs(reset.saturating_sub(now)));
+                        return Verdict::RetryIn(
+                            err,
+                            Duration::from_secs(reset.saturating_sub(now)),
+                        );
                     }
                 }
                 return Verdict::Retry(err);
@@ -207,7 +224,9 @@ impl GithubNotifier {
                 "repo:{}/{} is:issue in:body \"{}\"",
                 self.owner, self.repo, key
             );
-            url.query_pairs_mut().append_pair("q", &q).append_pair("per_page", "20");
+            url.query_pairs_mut()
+                .append_pair("q", &q)
+                .append_pair("per_page", "20");
             let resp = self
                 .http
                 .send(
@@ -216,7 +235,11 @@ impl GithubNotifier {
                     |r| self.verdict("search_issues", r),
                 )
                 .await?;
-            match self.parse_json("search_issues", &resp)?.get_mut("items").map(Value::take) {
+            match self
+                .parse_json("search_issues", &resp)?
+                .get_mut("items")
+                .map(Value::take)
+            {
                 Some(Value::Array(a)) => a,
                 _ => Vec::new(),
             }
@@ -251,16 +274,24 @@ impl GithubNotifier {
             "body": body,
             "labels": self.labels,
         }))
-        .map_err(|e| self.http.error(ErrorKind::Backend, "create_issue", &format!("encoding JSON: {e}")))?;
+        .map_err(|e| {
+            self.http.error(
+                ErrorKind::Backend,
+                "create_issue",
+                &format!("encoding JSON: {e}"),
+            )
+        })?;
         let url = join_path(&self.api, &["repos", &self.owner, &self.repo, "issues"]);
         let resp = self
             .http
             .send(
                 "create_issue",
-                |c| Ok(self
+                |c| {
+                    Ok(self
                         .request(c, reqwest::Method::POST, &url)
                         .header(CONTENT_TYPE, "application/json")
-                        .body(payload.clone())),
+                        .body(payload.clone()))
+                },
                 |r| self.verdict("create_issue", r),
             )
             .await
@@ -278,19 +309,34 @@ impl GithubNotifier {
     }
 
     async fn comment(&self, number: u64, event: &Event) -> Result<()> {
-        let payload = serde_json::to_vec(&json!({"body": format::markdown(event, 5)}))
-            .map_err(|e| self.http.error(ErrorKind::Backend, "comment", &format!("encoding JSON: {e}")))?;
+        let payload =
+            serde_json::to_vec(&json!({"body": format::markdown(event, 5)})).map_err(|e| {
+                self.http.error(
+                    ErrorKind::Backend,
+                    "comment",
+                    &format!("encoding JSON: {e}"),
+                )
+            })?;
         let url = join_path(
             &self.api,
-            &["repos", &self.owner, &self.repo, "issues", &number.to_string(), "comments"],
+            &[
+                "repos",
+                &self.owner,
+                &self.repo,
+                "issues",
+                &number.to_string(),
+                "comments",
+            ],
         );
         self.http
             .send(
                 "comment",
-                |c| Ok(self
+                |c| {
+                    Ok(self
                         .request(c, reqwest::Method::POST, &url)
                         .header(CONTENT_TYPE, "application/json")
-                        .body(payload.clone())),
+                        .body(payload.clone()))
+                },
                 |r| self.verdict("comment", r),
             )
             .await?;

@@ -146,7 +146,11 @@ impl HttpChannel {
                 false,
                 "says the endpoint is gone (archived channel, deleted webhook)",
             ),
-            413 => (ErrorKind::InvalidInput, false, "says the message is too large"),
+            413 => (
+                ErrorKind::InvalidInput,
+                false,
+                "says the message is too large",
+            ),
             422 => (
                 ErrorKind::InvalidInput,
                 false,
@@ -159,7 +163,11 @@ impl HttpChannel {
                 false,
                 "redirected the request (check the configured URL)",
             ),
-            _ => (ErrorKind::Backend, false, "answered with an unexpected status"),
+            _ => (
+                ErrorKind::Backend,
+                false,
+                "answered with an unexpected status",
+            ),
         };
         let snippet = resp.body_snippet(200);
         let msg = if snippet.is_empty() {
@@ -240,16 +248,14 @@ impl HttpChannel {
             }
             let wait = self.retry.wait_before_retry(retry, retry_after);
             if Instant::now() + wait >= deadline {
-                return Err(err
-                    .with_context("attempts", retry + 1)
-                    .with_context(
-                        "gave_up",
-                        format!(
-                            "waiting {} more would exceed the {} budget",
-                            humantime::format_duration(wait),
-                            humantime::format_duration(self.retry.get_timeout())
-                        ),
-                    ));
+                return Err(err.with_context("attempts", retry + 1).with_context(
+                    "gave_up",
+                    format!(
+                        "waiting {} more would exceed the {} budget",
+                        humantime::format_duration(wait),
+                        humantime::format_duration(self.retry.get_timeout())
+                    ),
+                ));
             }
             tracing::warn!(
                 channel = %self.name,

@@ -45,11 +45,18 @@
 //! the config, and are stripped from transport errors and echoed response bodies.
 #![warn(missing_docs)]
 
+// Shared helpers: with only some channels enabled, parts of them go unused.
+#[cfg_attr(not(feature = "all"), allow(dead_code))]
 mod config;
 mod fanout;
 mod filter;
+// Shared helpers: with only some channels enabled, parts of them go unused.
+#[cfg_attr(not(feature = "all"), allow(dead_code))]
 mod format;
+// Shared helpers: with only some channels enabled, parts of them go unused.
+#[cfg_attr(not(feature = "all"), allow(dead_code))]
 mod retry;
+#[cfg_attr(not(feature = "all"), allow(dead_code))]
 mod secret;
 
 #[cfg(any(
@@ -59,6 +66,7 @@ mod secret;
     feature = "teams",
     feature = "webhook"
 ))]
+#[cfg_attr(not(feature = "all"), allow(dead_code))]
 mod http;
 
 #[cfg(feature = "email")]

@@ -134,7 +134,10 @@ impl PagerDutyNotifier {
         let mut d = Map::new();
         d.insert("run_id".into(), json!(event.run_id));
         d.insert("target".into(), json!(event.target.to_string()));
-        d.insert("environment".into(), json!(event.target.environment.as_str()));
+        d.insert(
+            "environment".into(),
+            json!(event.target.environment.as_str()),
+        );
         if let Some(v) = &event.from {
             d.insert("from".into(), json!(v.as_str()));
         }
@@ -246,8 +249,11 @@ impl Notifier for PagerDutyNotifier {
             m.insert("routing_key".into(), json!(self.routing_key.expose()));
         }
         let bytes = serde_json::to_vec(&body).map_err(|e| {
-            self.http
-                .error(ErrorKind::Backend, "enqueue", &format!("encoding JSON: {e}"))
+            self.http.error(
+                ErrorKind::Backend,
+                "enqueue",
+                &format!("encoding JSON: {e}"),
+            )
         })?;
         drop(body);
         self.http

@@ -72,9 +72,7 @@ pub enum SignatureError {
 impl fmt::Display for SignatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SignatureError::BadTimestamp => {
-                f.write_str("timestamp is not a Unix time in seconds")
-            }
+            SignatureError::BadTimestamp => f.write_str("timestamp is not a Unix time in seconds"),
             SignatureError::Expired { skew_secs } => write!(
                 f,
                 "timestamp is {skew_secs}s away from now, outside the accepted window"
@@ -120,7 +118,14 @@ pub fn verify_signature(
     signature: &str,
     tolerance: Duration,
 ) -> Result<(), SignatureError> {
-    verify_signature_at(secret, timestamp, body, signature, tolerance, SystemTime::now())
+    verify_signature_at(
+        secret,
+        timestamp,
+        body,
+        signature,
+        tolerance,
+        SystemTime::now(),
+    )
 }
 
 /// [`verify_signature`] with an explicit "now".

@@ -173,18 +173,35 @@ impl SlackNotifier {
 /// Maps a Slack Web API `error` code to a kind and whether it is temporary.
 fn slack_error_kind(code: &str) -> (ErrorKind, bool) {
     match code {
-        "not_authed" | "invalid_auth" | "account_inactive" | "token_revoked" | "token_expired"
-        | "no_permission" | "missing_scope" | "not_allowed_token_type" | "ekm_access_denied"
-        | "access_denied" | "restricted_action" => (ErrorKind::PermissionDenied, false),
+        "not_authed"
+        | "invalid_auth"
+        | "account_inactive"
+        | "token_revoked"
+        | "token_expired"
+        | "no_permission"
+        | "missing_scope"
+        | "not_allowed_token_type"
+        | "ekm_access_denied"
+        | "access_denied"
+        | "restricted_action" => (ErrorKind::PermissionDenied, false),
         "channel_not_found" | "is_archived" | "user_not_found" => (ErrorKind::NotFound, false),
         "not_in_channel" => (ErrorKind::PermissionDenied, false),
-        "ratelimited" | "rate_limited" | "internal_error" | "fatal_error"
-        | "service_unavailable" | "request_timeout" => (ErrorKind::Unavailable, true),
-        "msg_too_long" | "no_text" | "invalid_blocks" | "invalid_blocks_format"
-        | "too_many_attachments" | "msg_blocks_too_long" | "invalid_arguments"
-        | "invalid_arg_name" | "invalid_json" | "json_not_object" => {
-            (ErrorKind::InvalidInput, false)
-        }
+        "ratelimited"
+        | "rate_limited"
+        | "internal_error"
+        | "fatal_error"
+        | "service_unavailable"
+        | "request_timeout" => (ErrorKind::Unavailable, true),
+        "msg_too_long"
+        | "no_text"
+        | "invalid_blocks"
+        | "invalid_blocks_format"
+        | "too_many_attachments"
+        | "msg_blocks_too_long"
+        | "invalid_arguments"
+        | "invalid_arg_name"
+        | "invalid_json"
+        | "json_not_object" => (ErrorKind::InvalidInput, false),
         _ => (ErrorKind::Backend, false),
     }
 }
@@ -348,7 +365,12 @@ pub(crate) fn message(event: &Event, max_findings: usize, mention: Option<&str>)
         let room = MAX_BLOCKS - reserved - blocks.len();
         let shown = findings.len().min(max_findings).min(room);
         for (i, f) in findings.iter().take(shown).enumerate() {
-            let mut t = format!("*{}. {}*\n{}", i + 1, esc(&format::finding_title(f)), esc(&f.summary));
+            let mut t = format!(
+                "*{}. {}*\n{}",
+                i + 1,
+                esc(&format::finding_title(f)),
+                esc(&f.summary)
+            );
             if let Some(imp) = &f.impact {
                 t.push_str(&format!("\n_Impact:_ {}", esc(imp)));
             }

@@ -148,13 +148,21 @@ fn message_with(event: &Event, findings: &[&rollback_core::Finding], shown: usiz
             .collect();
         body.push(json!({"type": "FactSet", "facts": facts}));
         if event.metrics.len() > 20 {
-            body.push(text_block(&format!("…and {} more metrics", event.metrics.len() - 20)));
+            body.push(text_block(&format!(
+                "…and {} more metrics",
+                event.metrics.len() - 20
+            )));
         }
     }
     if !findings.is_empty() {
         body.push(json!({"type": "TextBlock", "text": "Top root causes", "weight": "Bolder", "separator": true}));
         for (i, f) in findings.iter().take(shown).enumerate() {
-            let mut t = format!("**{}. {}**\n\n{}", i + 1, format::finding_title(f), f.summary);
+            let mut t = format!(
+                "**{}. {}**\n\n{}",
+                i + 1,
+                format::finding_title(f),
+                f.summary
+            );
             if let Some(r) = &f.recommendation {
                 t.push_str(&format!("\n\nFix: {r}"));
             }
@@ -167,7 +175,11 @@ fn message_with(event: &Event, findings: &[&rollback_core::Finding], shown: usiz
             )));
         }
     }
-    let mut footer = format!("Run {} · {}", event.run_id, event.at.format("%Y-%m-%d %H:%M:%S UTC"));
+    let mut footer = format!(
+        "Run {} · {}",
+        event.run_id,
+        event.at.format("%Y-%m-%d %H:%M:%S UTC")
+    );
     if let Some(p) = &event.report_path {
         footer = format!("Report: {p}\n\n{footer}");
     }

@@ -75,7 +75,11 @@ impl WebhookNotifier {
             headers.push((n, v));
             secrets.push(s);
         }
-        let http = HttpChannel::new(resolved.name.clone(), resolved.retry, Redactor::new(&secrets))?;
+        let http = HttpChannel::new(
+            resolved.name.clone(),
+            resolved.retry,
+            Redactor::new(&secrets),
+        )?;
         Ok(WebhookNotifier {
             name: resolved.name,
             filter: resolved.filter,

@@ -18,8 +18,14 @@ fn smtp_server() -> Option<(String, u16, PathBuf)> {
     let dir = std::env::var("ROLLBACK_TEST_SMTP_MAILDIR").ok();
     match (addr, dir) {
         (Some(addr), Some(dir)) => {
-            let (host, port) = addr.rsplit_once(':').expect("ROLLBACK_TEST_SMTP is host:port");
-            Some((host.to_owned(), port.parse().expect("port"), PathBuf::from(dir)))
+            let (host, port) = addr
+                .rsplit_once(':')
+                .expect("ROLLBACK_TEST_SMTP is host:port");
+            Some((
+                host.to_owned(),
+                port.parse().expect("port"),
+                PathBuf::from(dir),
+            ))
         }
         _ => {
             if std::env::var_os("CI").is_some() {
@@ -106,30 +112,64 @@ async fn email_arrives_with_text_html_and_the_report_file_attached() {
     let raw = wait_for_mail(&maildir, &e.run_id).await;
     let mail = parse_mail(&raw).unwrap();
     let subject = mail.headers.get_first_value("Subject").unwrap();
-    assert!(subject.starts_with("[rollback] 🚨 Rollback FAILED: checkout"), "{subject}");
-    assert!(subject.contains("v1.3.0 → v1.2.9 (production)"), "{subject}");
-    assert!(mail.headers.get_first_value("From").unwrap().contains("rollback@example.com"));
+    assert!(
+        subject.starts_with("[rollback] 🚨 Rollback FAILED: checkout"),
+        "{subject}"
+    );
+    assert!(
+        subject.contains("v1.3.0 → v1.2.9 (production)"),
+        "{subject}"
+    );
+    assert!(mail
+        .headers
+        .get_first_value("From")
+        .unwrap()
+        .contains("rollback@example.com"));
     let to = mail.headers.get_first_value("To").unwrap();
-    assert!(to.contains("oncall@example.com") && to.contains("lead@example.com"), "{to}");
+    assert!(
+        to.contains("oncall@example.com") && to.contains("lead@example.com"),
+        "{to}"
+    );
     assert!(mail.headers.get_first_value("Date").is_some());
     assert_eq!(mail.ctype.mimetype, "multipart/mixed");
 
     let mut leaves = Vec::new();
     leaf_parts(&mail, &mut leaves);
-    let text = leaves.iter().find(|p| p.ctype.mimetype == "text/plain").unwrap();
+    let text = leaves
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/plain")
+        .unwrap();
     let text = text.get_body().unwrap();
-    for fact in ["Environment: production", "v1.3.0 → v1.2.9", "Error rate: 12.4%", "Memory leak in cache service", &e.run_id] {
+    for fact in [
+        "Environment: production",
+        "v1.3.0 → v1.2.9",
+        "Error rate: 12.4%",
+        "Memory leak in cache service",
+        &e.run_id,
+    ] {
         assert!(text.contains(fact), "text part lacks {fact:?}:\n{text}");
     }
-    let html = leaves.iter().find(|p| p.ctype.mimetype == "text/html").unwrap();
+    let html = leaves
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/html")
+        .unwrap();
     let html = html.get_body().unwrap();
     assert!(html.contains("<h2") && html.contains("Memory leak in cache service"));
-    assert!(html.contains("&lt;since 03:02&gt;"), "reason is escaped in HTML");
+    assert!(
+        html.contains("&lt;since 03:02&gt;"),
+        "reason is escaped in HTML"
+    );
     let att = leaves
         .iter()
         .find(|p| p.get_content_disposition().disposition == mailparse::DispositionType::Attachment)
         .expect("an attachment");
-    assert_eq!(att.get_content_disposition().params.get("filename").map(String::as_str), Some("rca.md"));
+    assert_eq!(
+        att.get_content_disposition()
+            .params
+            .get("filename")
+            .map(String::as_str),
+        Some("rca.md")
+    );
     assert_eq!(att.ctype.mimetype, "text/markdown");
     assert_eq!(att.get_body().unwrap(), "# RCA from file\n\nCache leak.\n");
     assert_no_secret(&[&logs.text(), &format!("{n:?}")]);
@@ -152,8 +192,17 @@ async fn email_attaches_report_markdown_when_there_is_no_file() {
         .iter()
         .find(|p| p.get_content_disposition().disposition == mailparse::DispositionType::Attachment)
         .expect("an attachment");
-    assert_eq!(att.get_content_disposition().params.get("filename").map(String::as_str), Some("report.md"));
-    assert!(att.get_body().unwrap().starts_with("# RCA: checkout v1.3.0"));
+    assert_eq!(
+        att.get_content_disposition()
+            .params
+            .get("filename")
+            .map(String::as_str),
+        Some("report.md")
+    );
+    assert!(att
+        .get_body()
+        .unwrap()
+        .starts_with("# RCA: checkout v1.3.0"));
 }
 
 #[tokio::test]
@@ -174,7 +223,11 @@ async fn email_without_any_report_has_no_attachment() {
 #[tokio::test]
 async fn smtp_connection_refused_is_a_clear_temporary_error() {
     // A port nobody listens on (bound, then released).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let cfg: EmailConfig = toml::from_str(&format!(
         "host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"a@example.com\"\n\
          to = [\"b@example.com\"]\nretries = 0\nusername = \"bot\"\npassword_env = \"SMTP_PW\"\n"
@@ -186,5 +239,10 @@ async fn smtp_connection_refused_is_a_clear_temporary_error() {
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert!(err.is_temporary());
     assert_eq!(err.backend(), Some("email"));
-    assert_no_secret(&[&err.to_string(), &format!("{err:?}"), &format!("{n:?}"), &logs.text()]);
+    assert_no_secret(&[
+        &err.to_string(),
+        &format!("{err:?}"),
+        &format!("{n:?}"),
+        &logs.text(),
+    ]);
 }

@@ -30,12 +30,17 @@ async fn server_error_then_success_is_retried() {
         ])
         .await;
         let ch = channel(kind, &server.base, "");
-        ch.notify(&event(EventKind::Failed)).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        ch.notify(&event(EventKind::Failed))
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
         let reqs = server.requests();
         let first_op: Vec<_> = reqs.iter().filter(|r| r.path == reqs[0].path).collect();
         assert_eq!(first_op.len(), 2, "{kind}: 500 then success = two attempts");
         let waited = first_op[1].at - first_op[0].at;
-        assert!(waited >= Duration::from_millis(500), "{kind}: backoff {waited:?}");
+        assert!(
+            waited >= Duration::from_millis(500),
+            "{kind}: backoff {waited:?}"
+        );
         assert!(logs.text().contains("retrying"), "{kind}: retry is logged");
         assert_no_secret(&[&logs.text()]);
     }
@@ -50,7 +55,9 @@ async fn rate_limit_waits_for_retry_after_seconds() {
         ])
         .await;
         let ch = channel(kind, &server.base, "");
-        ch.notify(&event(EventKind::Failed)).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        ch.notify(&event(EventKind::Failed))
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
         let reqs = server.requests();
         let waited = reqs[1].at - reqs[0].at;
         assert!(
@@ -87,7 +94,10 @@ async fn retry_after_beyond_the_budget_fails_at_once() {
     let started = Instant::now();
     let err = ch.notify(&event(EventKind::Failed)).await.unwrap_err();
     assert_eq!(server.requests().len(), 1);
-    assert!(started.elapsed() < Duration::from_secs(1), "did not sleep past the budget");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "did not sleep past the budget"
+    );
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert!(err.is_temporary());
     assert!(err.to_string().contains("budget"), "{err}");
@@ -106,7 +116,10 @@ async fn client_error_is_not_retried() {
         assert!(!err.is_temporary(), "{kind}");
         assert_eq!(err.backend(), Some(expected_backend(kind)), "{kind}");
         let text = err.to_string();
-        assert!(text.contains("400") && text.contains("invalid payload"), "{kind}: {text}");
+        assert!(
+            text.contains("400") && text.contains("invalid payload"),
+            "{kind}: {text}"
+        );
         assert_no_secret(&[&text, &format!("{err:?}"), &logs.text()]);
     }
 }
@@ -116,12 +129,19 @@ async fn server_that_never_answers_times_out_within_the_budget() {
     for kind in KINDS {
         let (_g, logs) = capture_logs();
         let server = ScriptedServer::start(vec![Reply::Hang]).await;
-        let ch = channel(kind, &server.base, "timeout = \"30s\"\nattempt_timeout = \"10s\"");
+        let ch = channel(
+            kind,
+            &server.base,
+            "timeout = \"30s\"\nattempt_timeout = \"10s\"",
+        );
         let started = Instant::now();
         let err = ch.notify(&event(EventKind::Failed)).await.unwrap_err();
         let took = started.elapsed();
         assert!(took <= Duration::from_secs(31), "{kind}: took {took:?}");
-        assert!(took >= Duration::from_secs(20), "{kind}: retried before giving up ({took:?})");
+        assert!(
+            took >= Duration::from_secs(20),
+            "{kind}: retried before giving up ({took:?})"
+        );
         assert_eq!(err.kind(), ErrorKind::TimedOut, "{kind}: {err}");
         assert!(err.is_temporary());
         assert_eq!(err.backend(), Some(expected_backend(kind)));
@@ -132,7 +152,11 @@ async fn server_that_never_answers_times_out_within_the_budget() {
 
 #[tokio::test]
 async fn connection_refused_is_unavailable_and_names_the_channel_not_the_url() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let base = format!("http://127.0.0.1:{port}");
     for kind in KINDS {
         let (_g, logs) = capture_logs();
@@ -143,7 +167,10 @@ async fn connection_refused_is_unavailable_and_names_the_channel_not_the_url() {
         assert_eq!(err.backend(), Some(expected_backend(kind)));
         let text = err.to_string();
         assert!(text.contains("could not connect"), "{kind}: {text}");
-        assert!(!text.contains("http://"), "{kind}: no URL in errors: {text}");
+        assert!(
+            !text.contains("http://"),
+            "{kind}: no URL in errors: {text}"
+        );
         assert_no_secret(&[&text, &format!("{err:?}"), &logs.text()]);
     }
 }
@@ -179,8 +206,11 @@ async fn secrets_echoed_by_the_server_are_redacted() {
 #[tokio::test(start_paused = true)]
 async fn github_secondary_rate_limit_403_is_retried() {
     let server = ScriptedServer::start(vec![
-        Reply::json(403, r#"{"message":"You have exceeded a secondary rate limit"}"#)
-            .with_header("Retry-After", "3"),
+        Reply::json(
+            403,
+            r#"{"message":"You have exceeded a secondary rate limit"}"#,
+        )
+        .with_header("Retry-After", "3"),
         Reply::json(200, OK),
     ])
     .await;

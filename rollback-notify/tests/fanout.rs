@@ -17,7 +17,11 @@ async fn one_hanging_channel_does_not_hold_up_the_others() {
     let mut servers = Vec::new();
     let mut toml_text = String::new();
     for kind in KINDS {
-        let reply = if kind == "teams" { Reply::Hang } else { Reply::json(200, OK) };
+        let reply = if kind == "teams" {
+            Reply::Hang
+        } else {
+            Reply::json(200, OK)
+        };
         let server = ScriptedServer::start(vec![reply]).await;
         toml_text.push_str(&channel_toml(kind, &server.base, ""));
         servers.push((kind, server));
@@ -27,15 +31,25 @@ async fn one_hanging_channel_does_not_hold_up_the_others() {
     // give each its own base by building them one at a time.
     let mut channels = Vec::new();
     for (i, ch) in cfg.channels.iter().enumerate() {
-        let one = NotifyConfig { channels: vec![ch.clone()] };
+        let one = NotifyConfig {
+            channels: vec![ch.clone()],
+        };
         channels.extend(build_with_env(&one, &secrets_env(&servers[i].1.base)).unwrap());
     }
     assert_eq!(channels.len(), 6);
 
     let started = Instant::now();
-    let results = notify_all(&channels, &event(EventKind::Failed), Duration::from_secs(20)).await;
+    let results = notify_all(
+        &channels,
+        &event(EventKind::Failed),
+        Duration::from_secs(20),
+    )
+    .await;
     let took = started.elapsed();
-    assert!(took <= Duration::from_secs(20) + Duration::from_millis(100), "took {took:?}");
+    assert!(
+        took <= Duration::from_secs(20) + Duration::from_millis(100),
+        "took {took:?}"
+    );
 
     for d in &results {
         if d.channel == "teams" {
@@ -60,12 +74,17 @@ async fn one_hanging_channel_does_not_hold_up_the_others() {
 #[tokio::test(start_paused = true)]
 async fn channels_that_do_not_want_the_event_are_skipped() {
     let server = ScriptedServer::start(vec![Reply::json(200, OK)]).await;
-    let toml_text = channel_toml("pagerduty", &server.base, "")
-        + &channel_toml("github", &server.base, "");
+    let toml_text =
+        channel_toml("pagerduty", &server.base, "") + &channel_toml("github", &server.base, "");
     let cfg: NotifyConfig = toml::from_str(&toml_text).unwrap();
     let channels = build_with_env(&cfg, &secrets_env(&server.base)).unwrap();
     // PagerDuty wants a start, GitHub only files finished rollbacks.
-    let results = notify_all(&channels, &event(EventKind::Started), Duration::from_secs(5)).await;
+    let results = notify_all(
+        &channels,
+        &event(EventKind::Started),
+        Duration::from_secs(5),
+    )
+    .await;
     assert!(results[0].outcome.is_delivered());
     assert!(matches!(results[1].outcome, DeliveryOutcome::Skipped));
     assert_eq!(server.requests().len(), 1);

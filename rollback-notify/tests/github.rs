@@ -23,7 +23,10 @@ async fn mount_list(server: &MockServer, issues: Value) {
         .and(path("/api/v3/repos/acme/shop/issues"))
         .and(query_param("labels", "rollback"))
         .and(query_param("state", "all"))
-        .and(header("authorization", format!("Bearer {GH_TOKEN}").as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {GH_TOKEN}").as_str(),
+        ))
         .and(header("accept", "application/vnd.github+json"))
         .and(header("x-github-api-version", "2022-11-28"))
         .respond_with(ResponseTemplate::new(200).set_body_json(issues))
@@ -34,7 +37,10 @@ async fn mount_list(server: &MockServer, issues: Value) {
 async fn mount_create(server: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/api/v3/repos/acme/shop/issues"))
-        .and(header("authorization", format!("Bearer {GH_TOKEN}").as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {GH_TOKEN}").as_str(),
+        ))
         .and(header("accept", "application/vnd.github+json"))
         .and(header("x-github-api-version", "2022-11-28"))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({
@@ -46,7 +52,9 @@ async fn mount_create(server: &MockServer) {
 
 async fn mount_comment(server: &MockServer, number: u64) {
     Mock::given(method("POST"))
-        .and(path(format!("/api/v3/repos/acme/shop/issues/{number}/comments")))
+        .and(path(format!(
+            "/api/v3/repos/acme/shop/issues/{number}/comments"
+        )))
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
         .mount(server)
         .await;
@@ -59,7 +67,12 @@ async fn posts(server: &MockServer) -> Vec<(String, Value)> {
         .unwrap()
         .iter()
         .filter(|r| r.method.as_str() == "POST")
-        .map(|r| (r.url.path().to_owned(), serde_json::from_slice(&r.body).unwrap()))
+        .map(|r| {
+            (
+                r.url.path().to_owned(),
+                serde_json::from_slice(&r.body).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -69,17 +82,26 @@ async fn creates_an_issue_with_the_report_and_marker() {
     mount_list(&server, json!([])).await;
     mount_create(&server).await;
     let e = event(EventKind::Succeeded);
-    notifier(&server, "labels = [\"rollback\", \"incident\"]").notify(&e).await.unwrap();
+    notifier(&server, "labels = [\"rollback\", \"incident\"]")
+        .notify(&e)
+        .await
+        .unwrap();
 
     let reqs = server.received_requests().await.unwrap();
     let post = reqs.iter().find(|r| r.method.as_str() == "POST").unwrap();
     let ua = post.headers.get("user-agent").unwrap().to_str().unwrap();
     assert!(ua.starts_with("rollback-notify/"), "{ua}");
     let body: Value = serde_json::from_slice(&post.body).unwrap();
-    assert_eq!(body["title"], "Rollback: checkout v1.3.0 → v1.2.9 (production)");
+    assert_eq!(
+        body["title"],
+        "Rollback: checkout v1.3.0 → v1.2.9 (production)"
+    );
     let text = body["body"].as_str().unwrap();
     assert!(text.starts_with(&format!("<!-- rollback-incident: {} -->", e.incident_key())));
-    assert!(text.contains("# RCA: checkout v1.3.0"), "report_markdown is the body");
+    assert!(
+        text.contains("# RCA: checkout v1.3.0"),
+        "report_markdown is the body"
+    );
     assert_eq!(body["labels"], json!(["rollback", "incident"]));
 }
 
@@ -96,7 +118,10 @@ async fn second_event_of_an_incident_comments_instead_of_a_second_issue() {
     assert_eq!(p.len(), 2, "{p:?}");
     assert_eq!(p[0].0, "/api/v3/repos/acme/shop/issues");
     assert_eq!(p[1].0, "/api/v3/repos/acme/shop/issues/17/comments");
-    assert!(p[1].1["body"].as_str().unwrap().contains("Rollback succeeded"));
+    assert!(p[1].1["body"]
+        .as_str()
+        .unwrap()
+        .contains("Rollback succeeded"));
 }
 
 #[tokio::test]
@@ -136,15 +161,26 @@ async fn without_labels_the_search_api_is_used() {
     n.notify(&e).await.unwrap();
     let reqs = server.received_requests().await.unwrap();
     assert_eq!(reqs.len(), 1, "found, no comment, no issue");
-    let q = reqs[0].url.query_pairs().find(|(k, _)| k == "q").unwrap().1.into_owned();
-    assert!(q.contains("repo:acme/shop") && q.contains(&e.incident_key()), "{q}");
+    let q = reqs[0]
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "q")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(
+        q.contains("repo:acme/shop") && q.contains(&e.incident_key()),
+        "{q}"
+    );
 }
 
 #[tokio::test]
 async fn bad_credentials_are_permission_denied_without_the_token() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"message": "Bad credentials"})))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"message": "Bad credentials"})),
+        )
         .mount(&server)
         .await;
     let (_g, logs) = capture_logs();
@@ -153,7 +189,12 @@ async fn bad_credentials_are_permission_denied_without_the_token() {
     assert_eq!(err.kind(), rollback_core::ErrorKind::PermissionDenied);
     assert_eq!(err.backend(), Some("github"));
     assert!(err.to_string().contains("Bad credentials"), "{err}");
-    assert_no_secret(&[&err.to_string(), &format!("{err:?}"), &format!("{n:?}"), &logs.text()]);
+    assert_no_secret(&[
+        &err.to_string(),
+        &format!("{err:?}"),
+        &format!("{n:?}"),
+        &logs.text(),
+    ]);
 }
 
 #[tokio::test]

@@ -59,16 +59,28 @@ async fn start_triggers_and_success_resolves_with_the_same_dedup_key() {
     assert_eq!(p["source"], "production/shop/checkout");
     assert_eq!(p["component"], "checkout");
     assert_eq!(p["group"], "production");
-    assert!(p["timestamp"].as_str().unwrap().starts_with("2025-03-01T03:07:00"));
+    assert!(p["timestamp"]
+        .as_str()
+        .unwrap()
+        .starts_with("2025-03-01T03:07:00"));
     let summary = p["summary"].as_str().unwrap();
-    assert!(summary.contains("checkout v1.3.0 → v1.2.9 (production)"), "{summary}");
+    assert!(
+        summary.contains("checkout v1.3.0 → v1.2.9 (production)"),
+        "{summary}"
+    );
     let d = &p["custom_details"];
     assert_eq!(d["metrics"]["Error rate"], "12.4% (SLA < 0.1%)");
     assert_eq!(d["findings"][0]["title"], "Memory leak in cache service");
-    assert_eq!(d["findings"][0]["location"], "src/services/cache.service.ts:42");
+    assert_eq!(
+        d["findings"][0]["location"],
+        "src/services/cache.service.ts:42"
+    );
     assert_eq!(d["from"], "v1.3.0");
     assert_eq!(d["to"], "v1.2.9");
-    assert_eq!(d["report"], "/var/lib/rollback/reports/run-20250301-0307/rca.md");
+    assert_eq!(
+        d["report"],
+        "/var/lib/rollback/reports/run-20250301-0307/rca.md"
+    );
 
     let resolve = &b[1];
     assert_eq!(resolve["event_action"], "resolve");
@@ -91,7 +103,13 @@ async fn failed_rollback_is_critical() {
 #[tokio::test]
 async fn severity_maps_to_pagerduty_levels() {
     let (server, n) = setup().await;
-    for s in [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Info] {
+    for s in [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ] {
         let mut e = event(EventKind::Started);
         e.severity = s;
         n.notify(&e).await.unwrap();
@@ -114,7 +132,13 @@ async fn huge_event_keeps_summary_and_dedup_key_within_limits() {
     let key = b[0]["dedup_key"].as_str().unwrap();
     assert!(key.chars().count() <= 255, "{}", key.len());
     assert_eq!(key, rollback_notify::pagerduty::dedup_key(&e), "stable");
-    assert_eq!(b[0]["payload"]["custom_details"]["findings"].as_array().unwrap().len(), 5);
+    assert_eq!(
+        b[0]["payload"]["custom_details"]["findings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
     assert_eq!(b[0]["payload"]["custom_details"]["more_findings"], 195);
 }
 
@@ -148,7 +172,18 @@ async fn invalid_event_is_not_retried_and_hides_the_routing_key() {
     let err = n.notify(&event(EventKind::Started)).await.unwrap_err();
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
     assert_eq!(err.kind(), rollback_core::ErrorKind::InvalidInput);
-    assert!(err.to_string().contains("pagerduty") && err.to_string().contains("400"), "{err}");
-    assert!(err.to_string().contains("not registered"), "body kept, key redacted: {err}");
-    assert_no_secret(&[&err.to_string(), &format!("{err:?}"), &format!("{n:?}"), &logs.text()]);
+    assert!(
+        err.to_string().contains("pagerduty") && err.to_string().contains("400"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("not registered"),
+        "body kept, key redacted: {err}"
+    );
+    assert_no_secret(&[
+        &err.to_string(),
+        &format!("{err:?}"),
+        &format!("{n:?}"),
+        &logs.text(),
+    ]);
 }

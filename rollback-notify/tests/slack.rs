@@ -10,8 +10,10 @@ use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn webhook(server: &MockServer, extra: &str) -> SlackNotifier {
-    let cfg: SlackConfig =
-        toml::from_str(&format!("webhook_url_env = \"SLACK_URL\"\nretries = 0\n{extra}")).unwrap();
+    let cfg: SlackConfig = toml::from_str(&format!(
+        "webhook_url_env = \"SLACK_URL\"\nretries = 0\n{extra}"
+    ))
+    .unwrap();
     SlackNotifier::from_config(
         &cfg,
         &env(&[("SLACK_URL", format!("{}{SLACK_PATH}", server.uri()))]),
@@ -64,8 +66,14 @@ async fn webhook_posts_block_kit_message_with_the_facts() {
     n.notify(&event(EventKind::Succeeded)).await.unwrap();
 
     let body = only_body(&server).await;
-    assert!(body["text"].as_str().unwrap().contains("Rollback succeeded"));
-    assert!(body.get("channel").is_none(), "webhooks post to their own channel");
+    assert!(body["text"]
+        .as_str()
+        .unwrap()
+        .contains("Rollback succeeded"));
+    assert!(
+        body.get("channel").is_none(),
+        "webhooks post to their own channel"
+    );
     let blocks = body["blocks"].as_array().unwrap();
     assert_eq!(blocks[0]["type"], "header");
     assert_eq!(blocks[0]["text"]["type"], "plain_text");
@@ -109,7 +117,11 @@ async fn huge_event_stays_inside_slack_limits() {
     for b in blocks {
         if b["type"] == "section" {
             if let Some(t) = b.pointer("/text/text").and_then(Value::as_str) {
-                assert!(t.chars().count() <= 3000, "section of {}", t.chars().count());
+                assert!(
+                    t.chars().count() <= 3000,
+                    "section of {}",
+                    t.chars().count()
+                );
             }
             let fields = b["fields"].as_array().map_or(0, Vec::len);
             assert!(fields <= 10);
@@ -123,7 +135,10 @@ async fn huge_event_stays_inside_slack_limits() {
     }
     assert!(body["text"].as_str().unwrap().chars().count() <= 3000);
     let all = texts(blocks).join("\n");
-    assert!(all.contains("more findings in the report"), "no findings overflow line");
+    assert!(
+        all.contains("more findings in the report"),
+        "no findings overflow line"
+    );
     assert!(all.contains("…and "), "no metrics overflow line");
 }
 
@@ -132,13 +147,21 @@ async fn bot_token_posts_to_chat_post_message_with_bearer_auth() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))
-        .and(header("authorization", format!("Bearer {SLACK_TOKEN}").as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {SLACK_TOKEN}").as_str(),
+        ))
         .and(header("content-type", "application/json; charset=utf-8"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true, "ts": "1.2"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true, "ts": "1.2"})),
+        )
         .expect(1)
         .mount(&server)
         .await;
-    bot(&server).notify(&event(EventKind::Started)).await.unwrap();
+    bot(&server)
+        .notify(&event(EventKind::Started))
+        .await
+        .unwrap();
     let body = only_body(&server).await;
     assert_eq!(body["channel"], "#deploys");
     assert!(body["blocks"].as_array().unwrap().len() > 2);
@@ -163,7 +186,12 @@ async fn slack_ok_false_is_mapped_and_not_retried() {
     assert_eq!(err.backend(), Some("slack"));
     assert!(err.to_string().contains("channel_not_found"), "{err}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
-    assert_no_secret(&[&err.to_string(), &format!("{err:?}"), &format!("{n:?}"), &logs.text()]);
+    assert_no_secret(&[
+        &err.to_string(),
+        &format!("{err:?}"),
+        &format!("{n:?}"),
+        &logs.text(),
+    ]);
 }
 
 #[tokio::test]
@@ -176,7 +204,10 @@ async fn slack_invalid_auth_is_permission_denied() {
         )
         .mount(&server)
         .await;
-    let err = bot(&server).notify(&event(EventKind::Failed)).await.unwrap_err();
+    let err = bot(&server)
+        .notify(&event(EventKind::Failed))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
 }
 
@@ -190,7 +221,10 @@ async fn failed_rollback_mentions_the_configured_group() {
     let n = webhook(&server, "mention_on_failure = \"<!subteam^S0123>\"");
     n.notify(&event(EventKind::Failed)).await.unwrap();
     let body = only_body(&server).await;
-    assert!(body["text"].as_str().unwrap().starts_with("<!subteam^S0123>"));
+    assert!(body["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("<!subteam^S0123>"));
     assert!(texts(body["blocks"].as_array().unwrap())
         .iter()
         .any(|t| t.starts_with("<!subteam^S0123>")));
@@ -208,7 +242,8 @@ fn config_needs_exactly_one_destination() {
 
 #[test]
 fn stage_events_are_filtered_by_default() {
-    let cfg: SlackConfig = toml::from_str("webhook_url_env = \"U\"\nmin_severity = \"high\"").unwrap();
+    let cfg: SlackConfig =
+        toml::from_str("webhook_url_env = \"U\"\nmin_severity = \"high\"").unwrap();
     let n = SlackNotifier::from_config(&cfg, &|_| Some("https://hooks.invalid/x".into())).unwrap();
     assert!(!n.wants(&event(EventKind::StageFinished)));
     assert!(n.wants(&event(EventKind::Succeeded)));

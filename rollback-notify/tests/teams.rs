@@ -36,15 +36,24 @@ async fn posts_an_adaptive_card_message() {
     let m: Value = serde_json::from_slice(&reqs[0].body).unwrap();
     assert_eq!(m["type"], "message");
     let att = &m["attachments"][0];
-    assert_eq!(att["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        att["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     let card = &att["content"];
     assert_eq!(card["type"], "AdaptiveCard");
-    assert_eq!(card["$schema"], "http://adaptivecards.io/schemas/adaptive-card.json");
+    assert_eq!(
+        card["$schema"],
+        "http://adaptivecards.io/schemas/adaptive-card.json"
+    );
     assert_eq!(card["version"], "1.4");
     let body = card["body"].as_array().unwrap();
     assert_eq!(body[0]["type"], "TextBlock");
     assert_eq!(body[0]["color"], "Attention");
-    assert!(body[0]["text"].as_str().unwrap().contains("Rollback FAILED"));
+    assert!(body[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("Rollback FAILED"));
     let facts = body[1]["facts"].as_array().unwrap();
     let fact = |t: &str| {
         facts
@@ -66,7 +75,11 @@ async fn huge_event_card_stays_under_the_size_limit() {
     let (server, n) = setup(200, "1").await;
     n.notify(&huge_event()).await.unwrap();
     let reqs = server.received_requests().await.unwrap();
-    assert!(reqs[0].body.len() <= rollback_notify::teams::MAX_BODY_BYTES, "{}", reqs[0].body.len());
+    assert!(
+        reqs[0].body.len() <= rollback_notify::teams::MAX_BODY_BYTES,
+        "{}",
+        reqs[0].body.len()
+    );
 }
 
 #[tokio::test]

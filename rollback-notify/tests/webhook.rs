@@ -60,7 +60,9 @@ async fn delivery_is_signed_and_verifiable_by_the_receiver() {
     );
     let mut tampered = r.body.clone();
     tampered[0] = b' ';
-    assert!(verify_signature(HMAC_KEY.as_bytes(), &ts, &tampered, &sig, DEFAULT_TOLERANCE).is_err());
+    assert!(
+        verify_signature(HMAC_KEY.as_bytes(), &ts, &tampered, &sig, DEFAULT_TOLERANCE).is_err()
+    );
     // The body is the event itself.
     let got: Event = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(got, sent);
@@ -80,7 +82,8 @@ fn reserved_headers_are_refused() {
         "url_env = \"U\"\nsecret_env = \"K\"\n[headers]\nX-Signature = \"forged\"\n",
     )
     .unwrap();
-    let err = WebhookNotifier::from_config(&cfg, &|_| Some("https://x.invalid/h".into())).unwrap_err();
+    let err =
+        WebhookNotifier::from_config(&cfg, &|_| Some("https://x.invalid/h".into())).unwrap_err();
     assert!(err.to_string().contains("X-Signature"), "{err}");
 }
 

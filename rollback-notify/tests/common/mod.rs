@@ -42,7 +42,11 @@ pub fn finding(i: usize, title: &str) -> Finding {
     let mut f = Finding::new(
         "log-patterns",
         FindingKind::Cause,
-        if i == 0 { Severity::Critical } else { Severity::High },
+        if i == 0 {
+            Severity::Critical
+        } else {
+            Severity::High
+        },
         title,
         format!("Heap grew 40 MB/min after deploy; OOMKilled x{}", i + 3),
     );
@@ -89,7 +93,8 @@ pub fn event(kind: EventKind) -> Event {
         finding(1, "Connection pool exhausted"),
     ];
     e.report_path = Some("/var/lib/rollback/reports/run-20250301-0307/rca.md".into());
-    e.report_markdown = Some("# RCA: checkout v1.3.0\n\n## Timeline\n\n- 03:02 error rate up\n".into());
+    e.report_markdown =
+        Some("# RCA: checkout v1.3.0\n\n## Timeline\n\n- 03:02 error rate up\n".into());
     e.duration = Some(Duration::from_secs(134));
     if kind == EventKind::StageFinished {
         e.stage = Some(Stage::Execute);
@@ -161,7 +166,14 @@ pub fn assert_no_secret(texts: &[&str]) {
 }
 
 /// Every HTTP channel type (Slack both ways).
-pub const KINDS: [&str; 6] = ["slack", "slack-bot", "pagerduty", "github", "teams", "webhook"];
+pub const KINDS: [&str; 6] = [
+    "slack",
+    "slack-bot",
+    "pagerduty",
+    "github",
+    "teams",
+    "webhook",
+];
 
 /// A body every channel takes as success (Slack `ok`, GitHub search `items` and issue `number`).
 pub const OK: &str = r#"{"ok":true,"items":[],"number":1}"#;
@@ -187,7 +199,9 @@ pub fn channel_toml(kind: &str, base: &str, extra: &str) -> String {
              channel = \"#deploys\"\napi_url = \"{base}/api\""
         ),
         "pagerduty" => {
-            format!("type = \"pagerduty\"\nrouting_key_env = \"PD_KEY\"\nurl = \"{base}/v2/enqueue\"")
+            format!(
+                "type = \"pagerduty\"\nrouting_key_env = \"PD_KEY\"\nurl = \"{base}/v2/enqueue\""
+            )
         }
         "github" => format!(
             "type = \"github\"\nrepository = \"acme/shop\"\ntoken_env = \"GH_TOKEN\"\n\
