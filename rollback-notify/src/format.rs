@@ -121,6 +121,10 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
 /// Joins `lines` with newlines within `max` characters; lines that do not fit are replaced by
 /// `…and N more` (the whole result stays within `max`).
 pub(crate) fn fit_lines(lines: &[String], max: usize) -> String {
+    let joined = lines.join("\n");
+    if joined.chars().count() <= max {
+        return joined;
+    }
     let total = lines.len();
     let mut out = String::new();
     let mut used = 0usize;

@@ -21,13 +21,13 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config: rollback_notify::NotifyConfig = toml::from_str(r#"
+//! let config: rollback_notify::NotifyConfig = toml::from_str(r##"
 //!     [[channels]]
 //!     type = "slack"
 //!     token_env = "SLACK_BOT_TOKEN"
 //!     channel = "#deploys"
 //!     min_severity = "medium"
-//! "#)?;
+//! "##)?;
 //! let notifiers = rollback_notify::build(&config)?; // reads SLACK_BOT_TOKEN
 //! # Ok(()) }
 //! ```
