@@ -42,6 +42,16 @@ impl EventFilter {
         self
     }
 
+    /// Whether `event` passes the environment (and stage) part of the filter, whatever its
+    /// severity. PagerDuty uses it for resolves: a resolve must follow its trigger even when the
+    /// success event itself is less severe than the filter's minimum.
+    pub fn accepts_any_severity(&self, event: &Event) -> bool {
+        if event.kind == EventKind::StageFinished && !self.stage_events {
+            return false;
+        }
+        self.environments.is_empty() || self.environments.contains(&event.target.environment)
+    }
+
     /// Whether `event` passes the filter.
     pub fn accepts(&self, event: &Event) -> bool {
         if event.kind == EventKind::StageFinished && !self.stage_events {

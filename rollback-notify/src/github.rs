@@ -22,7 +22,7 @@ use tokio::sync::Mutex;
 use crate::config::{secret, GithubConfig};
 use crate::filter::EventFilter;
 use crate::format;
-use crate::http::{join_path, parse_url, HttpChannel, HttpResponse, Verdict};
+use crate::http::{bearer, join_path, parse_url, HttpChannel, HttpResponse, Verdict};
 use crate::secret::{EnvLookup, Redactor, Secret};
 
 /// The public API's base URL.
@@ -143,11 +143,11 @@ impl GithubNotifier {
         c: &reqwest::Client,
         method: reqwest::Method,
         url: &reqwest::Url,
-    ) -> reqwest::RequestBuilder {
-        c.request(method, url.clone())
-            .header(AUTHORIZATION, format!("Bearer {}", self.token.expose()))
+    ) -> Result<reqwest::RequestBuilder> {
+        Ok(c.request(method, url.clone())
+            .header(AUTHORIZATION, bearer(&self.token)?)
             .header(ACCEPT, "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", API_VERSION)
+            .header("X-GitHub-Api-Version", API_VERSION))
     }
 
     /// GitHub's rate limits answer 403 (or 429) with `Retry-After` or
@@ -210,7 +210,7 @@ impl GithubNotifier {
                 .http
                 .send(
                     "list_issues",
-                    |c| Ok(self.request(c, reqwest::Method::GET, &url)),
+                    |c| self.request(c, reqwest::Method::GET, &url),
                     |r| self.verdict("list_issues", r),
                 )
                 .await?;
@@ -231,7 +231,7 @@ impl GithubNotifier {
                 .http
                 .send(
                     "search_issues",
-                    |c| Ok(self.request(c, reqwest::Method::GET, &url)),
+                    |c| self.request(c, reqwest::Method::GET, &url),
                     |r| self.verdict("search_issues", r),
                 )
                 .await?;
@@ -288,7 +288,7 @@ impl GithubNotifier {
                 "create_issue",
                 |c| {
                     Ok(self
-                        .request(c, reqwest::Method::POST, &url)
+                        .request(c, reqwest::Method::POST, &url)?
                         .header(CONTENT_TYPE, "application/json")
                         .body(payload.clone()))
                 },
@@ -333,7 +333,7 @@ impl GithubNotifier {
                 "comment",
                 |c| {
                     Ok(self
-                        .request(c, reqwest::Method::POST, &url)
+                        .request(c, reqwest::Method::POST, &url)?
                         .header(CONTENT_TYPE, "application/json")
                         .body(payload.clone()))
                 },

@@ -308,6 +308,19 @@ impl HttpChannel {
     }
 }
 
+/// An `Authorization: Bearer …` value, marked sensitive so that it is never printed.
+pub(crate) fn bearer(token: &crate::Secret) -> Result<reqwest::header::HeaderValue> {
+    let mut v = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+        .map_err(|_| {
+            Error::invalid_input(
+                "the token has characters that are not valid in an HTTP header (visible ASCII \
+                 expected)",
+            )
+        })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
 /// Parses a configured base URL (non-secret), with a clear error.
 pub(crate) fn parse_url(field: &str, value: &str) -> Result<reqwest::Url> {
     let url = reqwest::Url::parse(value).map_err(|e| {

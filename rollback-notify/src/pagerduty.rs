@@ -235,10 +235,13 @@ impl Notifier for PagerDutyNotifier {
     }
 
     fn wants(&self, event: &Event) -> bool {
-        matches!(
-            event.kind,
-            EventKind::Started | EventKind::Failed | EventKind::Succeeded
-        ) && self.filter.accepts(event)
+        match event.kind {
+            EventKind::Started | EventKind::Failed => self.filter.accepts(event),
+            // Resolves pass a severity filter: an alert that was triggered must be resolved,
+            // and resolving one that never was is harmless.
+            EventKind::Succeeded => self.filter.accepts_any_severity(event),
+            _ => false,
+        }
     }
 
     async fn notify(&self, event: &Event) -> Result<()> {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::config::{secret, SlackConfig};
 use crate::filter::EventFilter;
 use crate::format;
-use crate::http::{parse_secret_url, parse_url, HttpChannel, HttpResponse, Verdict};
+use crate::http::{bearer, parse_secret_url, parse_url, HttpChannel, HttpResponse, Verdict};
 use crate::secret::{EnvLookup, Redactor, Secret};
 
 /// Most blocks in one message.
@@ -260,7 +260,7 @@ impl Notifier for SlackNotifier {
                         |c| {
                             Ok(c.post(url.clone())
                                 .header(CONTENT_TYPE, "application/json; charset=utf-8")
-                                .header(AUTHORIZATION, format!("Bearer {}", token.expose()))
+                                .header(AUTHORIZATION, bearer(token)?)
                                 .body(body.clone()))
                         },
                         |r| self.verdict_api(r),

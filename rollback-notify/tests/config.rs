@@ -10,7 +10,10 @@ struct ConfigFile {
 
 fn readme_toml() -> String {
     let readme = include_str!("../README.md");
-    let start = readme.find("```toml\n[notify]").expect("README has a [notify] example") + 8;
+    let start = readme
+        .find("```toml\n[notify]")
+        .expect("README has a [notify] example")
+        + 8;
     let end = start + readme[start..].find("```").unwrap();
     readme[start..end].to_owned()
 }
@@ -25,16 +28,37 @@ fn all_vars(name: &str) -> Option<String> {
 #[test]
 fn readme_example_parses_and_builds_every_channel() {
     let file: ConfigFile = toml::from_str(&readme_toml()).unwrap();
-    let types: Vec<&str> = file.notify.channels.iter().map(ChannelConfig::type_name).collect();
+    let types: Vec<&str> = file
+        .notify
+        .channels
+        .iter()
+        .map(ChannelConfig::type_name)
+        .collect();
     assert_eq!(
         types,
-        ["slack", "slack", "pagerduty", "email", "github", "teams", "webhook"]
+        [
+            "slack",
+            "slack",
+            "pagerduty",
+            "email",
+            "github",
+            "teams",
+            "webhook"
+        ]
     );
     let channels = build_with_env(&file.notify, &all_vars).unwrap();
     let names: Vec<&str> = channels.iter().map(|c| c.name()).collect();
     assert_eq!(
         names,
-        ["slack", "slack-sre", "pagerduty", "email", "github", "teams", "webhook"]
+        [
+            "slack",
+            "slack-sre",
+            "pagerduty",
+            "email",
+            "github",
+            "teams",
+            "webhook"
+        ]
     );
 }
 
@@ -52,7 +76,10 @@ fn missing_variable_is_named_with_its_channel() {
     .unwrap();
     let msg = err.to_string();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert!(msg.contains("PAGERDUTY_ROUTING_KEY") && msg.contains("`pagerduty`"), "{msg}");
+    assert!(
+        msg.contains("PAGERDUTY_ROUTING_KEY") && msg.contains("`pagerduty`"),
+        "{msg}"
+    );
     assert!(!msg.contains("SECRET"), "{msg}");
 }
 
@@ -77,8 +104,11 @@ fn config_debug_output_holds_variable_names_not_values() {
 #[test]
 fn invalid_url_in_a_secret_variable_is_reported_without_the_value() {
     let cfg: NotifyConfig =
-        toml::from_str("[[channels]]\ntype = \"teams\"\nwebhook_url_env = \"TEAMS_URL\"\n").unwrap();
-    let err = build_with_env(&cfg, &|_| Some("not a url SECRET".into())).err().unwrap();
+        toml::from_str("[[channels]]\ntype = \"teams\"\nwebhook_url_env = \"TEAMS_URL\"\n")
+            .unwrap();
+    let err = build_with_env(&cfg, &|_| Some("not a url SECRET".into()))
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("webhook_url_env"), "{err}");
     assert!(!err.to_string().contains("SECRET"), "{err}");
 }

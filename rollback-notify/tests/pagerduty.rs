@@ -187,3 +187,20 @@ async fn invalid_event_is_not_retried_and_hides_the_routing_key() {
         &logs.text(),
     ]);
 }
+
+#[tokio::test]
+async fn resolve_passes_a_severity_filter_so_alerts_are_closed() {
+    let cfg: PagerDutyConfig = toml::from_str(
+        "routing_key_env = \"PD_KEY\"\nmin_severity = \"critical\"\nenvironments = [\"production\"]\n",
+    )
+    .unwrap();
+    let n = PagerDutyNotifier::from_config(&cfg, &env(&[("PD_KEY", PD_KEY.into())])).unwrap();
+    let mut ok = event(EventKind::Succeeded);
+    ok.severity = Severity::Info;
+    assert!(n.wants(&ok), "resolve despite min_severity");
+    let mut start = event(EventKind::Started);
+    start.severity = Severity::Info;
+    assert!(!n.wants(&start), "low-severity trigger filtered");
+    ok.target.environment = rollback_core::Environment::Staging;
+    assert!(!n.wants(&ok), "environment filter still applies");
+}
