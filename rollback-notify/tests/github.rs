@@ -1,0 +1,229 @@
+//! GitHub issues against a mock server: headers, title, body, no second issue per incident.
+
+mod common;
+
+use common::*;
+use rollback_core::{EventKind, Notifier};
+use rollback_notify::{GithubConfig, GithubNotifier};
+use serde_json::{json, Value};
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn notifier(server: &MockServer, extra: &str) -> GithubNotifier {
+    let cfg: GithubConfig = toml::from_str(&format!(
+        "repository = \"acme/shop\"\ntoken_env = \"GH_TOKEN\"\napi_url = \"{}/api/v3\"\nretries = 0\n{extra}",
+        server.uri()
+    ))
+    .unwrap();
+    GithubNotifier::from_config(&cfg, &env(&[("GH_TOKEN", GH_TOKEN.into())])).unwrap()
+}
+
+async fn mount_list(server: &MockServer, issues: Value) {
+    Mock::given(method("GET"))
+        .and(path("/api/v3/repos/acme/shop/issues"))
+        .and(query_param("labels", "rollback"))
+        .and(query_param("state", "all"))
+        .and(header(
+            "authorization",
+            format!("Bearer {GH_TOKEN}").as_str(),
+        ))
+        .and(header("accept", "application/vnd.github+json"))
+        .and(header("x-github-api-version", "2022-11-28"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(issues))
+        .mount(server)
+        .await;
+}
+
+async fn mount_create(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/api/v3/repos/acme/shop/issues"))
+        .and(header(
+            "authorization",
+            format!("Bearer {GH_TOKEN}").as_str(),
+        ))
+        .and(header("accept", "application/vnd.github+json"))
+        .and(header("x-github-api-version", "2022-11-28"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "number": 17, "html_url": "https://github.example/acme/shop/issues/17"
+        })))
+        .mount(server)
+        .await;
+}
+
+async fn mount_comment(server: &MockServer, number: u64) {
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/api/v3/repos/acme/shop/issues/{number}/comments"
+        )))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+        .mount(server)
+        .await;
+}
+
+async fn posts(server: &MockServer) -> Vec<(String, Value)> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .map(|r| {
+            (
+                r.url.path().to_owned(),
+                serde_json::from_slice(&r.body).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn creates_an_issue_with_the_report_and_marker() {
+    let server = MockServer::start().await;
+    mount_list(&server, json!([])).await;
+    mount_create(&server).await;
+    let e = event(EventKind::Succeeded);
+    notifier(&server, "labels = [\"rollback\", \"incident\"]")
+        .notify(&e)
+        .await
+        .unwrap();
+
+    let reqs = server.received_requests().await.unwrap();
+    let post = reqs.iter().find(|r| r.method.as_str() == "POST").unwrap();
+    let ua = post.headers.get("user-agent").unwrap().to_str().unwrap();
+    assert!(ua.starts_with("rollback-notify/"), "{ua}");
+    let body: Value = serde_json::from_slice(&post.body).unwrap();
+    assert_eq!(
+        body["title"],
+        "Rollback: checkout v1.3.0 → v1.2.9 (production)"
+    );
+    let text = body["body"].as_str().unwrap();
+    assert!(text.starts_with(&format!("<!-- rollback-incident: {} -->", e.incident_key())));
+    assert!(
+        text.contains("# RCA: checkout v1.3.0"),
+        "report_markdown is the body"
+    );
+    assert_eq!(body["labels"], json!(["rollback", "incident"]));
+}
+
+#[tokio::test]
+async fn second_event_of_an_incident_comments_instead_of_a_second_issue() {
+    let server = MockServer::start().await;
+    mount_list(&server, json!([])).await;
+    mount_create(&server).await;
+    mount_comment(&server, 17).await;
+    let n = notifier(&server, "");
+    n.notify(&event(EventKind::Failed)).await.unwrap();
+    n.notify(&event(EventKind::Succeeded)).await.unwrap();
+    let p = posts(&server).await;
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!(p[0].0, "/api/v3/repos/acme/shop/issues");
+    assert_eq!(p[1].0, "/api/v3/repos/acme/shop/issues/17/comments");
+    assert!(p[1].1["body"]
+        .as_str()
+        .unwrap()
+        .contains("Rollback succeeded"));
+}
+
+#[tokio::test]
+async fn existing_issue_with_the_marker_is_found_and_not_duplicated() {
+    let server = MockServer::start().await;
+    let e = event(EventKind::Succeeded);
+    mount_list(
+        &server,
+        json!([
+            {"number": 3, "body": "unrelated"},
+            {"number": 4, "body": format!("<!-- rollback-incident: {} -->", e.incident_key()), "pull_request": {}},
+            {"number": 9, "body": format!("<!-- rollback-incident: {} -->\n# old", e.incident_key())}
+        ]),
+    )
+    .await;
+    mount_create(&server).await;
+    mount_comment(&server, 9).await;
+    notifier(&server, "").notify(&e).await.unwrap();
+    let p = posts(&server).await;
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].0, "/api/v3/repos/acme/shop/issues/9/comments");
+}
+
+#[tokio::test]
+async fn without_labels_the_search_api_is_used() {
+    let server = MockServer::start().await;
+    let e = event(EventKind::Failed);
+    Mock::given(method("GET"))
+        .and(path("/api/v3/search/issues"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total_count": 1,
+            "items": [{"number": 5, "body": format!("<!-- rollback-incident: {} -->", e.incident_key())}]
+        })))
+        .mount(&server)
+        .await;
+    let n = notifier(&server, "labels = []\ncomment_on_update = false");
+    n.notify(&e).await.unwrap();
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 1, "found, no comment, no issue");
+    let q = reqs[0]
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "q")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(
+        q.contains("repo:acme/shop") && q.contains(&e.incident_key()),
+        "{q}"
+    );
+}
+
+#[tokio::test]
+async fn bad_credentials_are_permission_denied_without_the_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"message": "Bad credentials"})),
+        )
+        .mount(&server)
+        .await;
+    let (_g, logs) = capture_logs();
+    let n = notifier(&server, "");
+    let err = n.notify(&event(EventKind::Failed)).await.unwrap_err();
+    assert_eq!(err.kind(), rollback_core::ErrorKind::PermissionDenied);
+    assert_eq!(err.backend(), Some("github"));
+    assert!(err.to_string().contains("Bad credentials"), "{err}");
+    assert_no_secret(&[
+        &err.to_string(),
+        &format!("{err:?}"),
+        &format!("{n:?}"),
+        &logs.text(),
+    ]);
+}
+
+#[tokio::test]
+async fn huge_report_is_cut_to_github_body_limit() {
+    let server = MockServer::start().await;
+    mount_list(&server, json!([])).await;
+    mount_create(&server).await;
+    let mut e = huge_event();
+    e.report_markdown = Some("y".repeat(200_000));
+    notifier(&server, "").notify(&e).await.unwrap();
+    let p = posts(&server).await;
+    let body = p[0].1["body"].as_str().unwrap();
+    assert!(body.chars().count() <= 65_536);
+    assert!(body.contains("truncated"));
+    assert!(p[0].1["title"].as_str().unwrap().chars().count() <= 256);
+}
+
+#[test]
+fn only_finished_rollbacks_are_filed() {
+    let cfg: GithubConfig =
+        toml::from_str("repository = \"acme/shop\"\ntoken_env = \"T\"\n").unwrap();
+    let n = GithubNotifier::from_config(&cfg, &|_| Some("t".into())).unwrap();
+    assert!(!n.wants(&event(EventKind::Started)));
+    assert!(n.wants(&event(EventKind::Failed)));
+}
+
+#[test]
+fn malformed_repository_is_explained() {
+    let cfg: GithubConfig = toml::from_str("repository = \"shop\"\ntoken_env = \"T\"\n").unwrap();
+    let err = GithubNotifier::from_config(&cfg, &|_| Some("t".into())).unwrap_err();
+    assert!(err.to_string().contains("owner/name"), "{err}");
+}
