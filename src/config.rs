@@ -132,6 +132,17 @@ pub struct Config {
     /// Smoke tests.
     #[serde(default)]
     pub smoke_tests: Vec<CheckConfig>,
+    /// Notification channels (`[[notify.channels]]`; needs a notification feature to build).
+    #[cfg(any(
+        feature = "slack",
+        feature = "pagerduty",
+        feature = "email",
+        feature = "github",
+        feature = "teams",
+        feature = "webhook"
+    ))]
+    #[serde(default)]
+    pub notify: rollback_notify::NotifyConfig,
 }
 
 impl Config {
@@ -158,6 +169,20 @@ impl Config {
     /// The gates, built.
     pub fn build_gates(&self) -> Result<Vec<Arc<dyn Check>>> {
         self.gates.iter().map(CheckConfig::build).collect()
+    }
+
+    /// The notification channels, built (secrets read from the environment variables the
+    /// config names).
+    #[cfg(any(
+        feature = "slack",
+        feature = "pagerduty",
+        feature = "email",
+        feature = "github",
+        feature = "teams",
+        feature = "webhook"
+    ))]
+    pub fn build_notifiers(&self) -> Result<Vec<Arc<dyn rollback_core::Notifier>>> {
+        rollback_notify::build(&self.notify)
     }
 
     /// The smoke tests, built.

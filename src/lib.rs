@@ -12,6 +12,8 @@
 //! |---|---|
 //! | `sim` (default) | the in-memory simulation platform and its scenarios ([`sim`]) |
 //! | `http-check` (default) | [`HttpCheck`], the HTTP gate / smoke test |
+//! | `prometheus` | the Prometheus metrics source ([`prometheus`]) |
+//! | `notify` | every notification channel ([`notify`]); or one each: `slack`, `pagerduty`, `email`, `github`, `teams`, `webhook` |
 //! | `mock` | mockall mocks of every trait (`MockPlatform`, `MockMetricsSource`, …) |
 //! | `testkit` | the conformance suite for your own `Platform` ([`testkit`]) |
 //!
@@ -42,3 +44,17 @@ mod http_check;
 #[cfg(feature = "http-check")]
 pub use http_check::HttpCheck;
 pub use rollback_core::*;
+/// Notification channels (features `notify`, `slack`, `pagerduty`, `email`, `github`, `teams`,
+/// `webhook`).
+#[cfg(any(
+    feature = "slack",
+    feature = "pagerduty",
+    feature = "email",
+    feature = "github",
+    feature = "teams",
+    feature = "webhook"
+))]
+pub use rollback_notify as notify;
+/// The Prometheus metrics source (feature `prometheus`).
+#[cfg(feature = "prometheus")]
+pub use rollback_prometheus as prometheus;

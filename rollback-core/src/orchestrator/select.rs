@@ -334,6 +334,12 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
     }
 }
 
-fn trunc(d: Duration) -> Duration {
-    Duration::from_secs(d.as_secs() / 60 * 60)
+/// `24h`, `3h`, `45m`: how long a history was read, for people.
+fn hours_or_minutes(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{}m", s / 60)
+    }
 }
