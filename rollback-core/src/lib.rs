@@ -1,1 +1,2 @@
 //! Core of rollback.
+pub mod judge;

@@ -1,0 +1,198 @@
+//! Tests of the whole judge: scoring, validation of inputs against the config.
+
+use super::*;
+
+fn thresholds() -> ScoreThresholds {
+    ScoreThresholds {
+        pass: 90.0,
+        marginal: 60.0,
+    }
+}
+
+fn base() -> Vec<f64> {
+    (0..50).map(|i| 100.0 + f64::from(i % 10)).collect()
+}
+
+fn high() -> Vec<f64> {
+    base().into_iter().map(|v| v * 1.5).collect()
+}
+
+fn two_groups(metrics: Vec<MetricConfig>) -> JudgeConfig {
+    JudgeConfig::new(
+        vec![GroupConfig::new("a", 75.0), GroupConfig::new("b", 25.0)],
+        metrics,
+        thresholds(),
+    )
+}
+
+#[test]
+fn all_passing_metrics_score_100_and_pass() {
+    let config = two_groups(vec![MetricConfig::new("m1"), MetricConfig::new("m2")]);
+    let inputs = vec![
+        MetricInput::new("m1", "a", base(), base()),
+        MetricInput::new("m2", "b", base(), base()),
+    ];
+    let r = judge(&config, &inputs).expect("valid");
+    assert_eq!((r.score, r.verdict, r.forced_failure.clone()), (100.0, Verdict::Pass, None));
+    assert!(r.explanation.starts_with("Pass: score 100.00"), "{}", r.explanation);
+}
+
+#[test]
+fn group_score_is_pass_share_and_summary_is_weighted() {
+    let config = two_groups(vec![
+        MetricConfig::new("m1"),
+        MetricConfig::new("m2"),
+        MetricConfig::new("m3"),
+    ]);
+    let inputs = vec![
+        MetricInput::new("m1", "a", high(), base()),
+        MetricInput::new("m2", "a", base(), base()),
+        MetricInput::new("m3", "b", base(), base()),
+    ];
+    let r = judge(&config, &inputs).expect("valid");
+    assert_eq!(r.groups[0].score, 50.0);
+    assert_eq!(r.groups[0].counts.high, 1);
+    assert_eq!(r.score, 62.5);
+    assert_eq!(r.verdict, Verdict::Marginal);
+    assert!(r.explanation.contains("failing: m1 High"), "{}", r.explanation);
+}
+
+#[test]
+fn critical_failure_forces_score_zero_and_fail() {
+    let config = two_groups(vec![MetricConfig::new("m1").critical(), MetricConfig::new("m2")]);
+    let inputs = vec![
+        MetricInput::new("m1", "a", high(), base()),
+        MetricInput::new("m2", "b", base(), base()),
+    ];
+    let r = judge(&config, &inputs).expect("valid");
+    assert_eq!((r.score, r.verdict), (0.0, Verdict::Fail));
+    assert_eq!(
+        r.forced_failure,
+        Some(ForcedFailure::CriticalFailure {
+            metric: "m1".into(),
+            label: MetricLabel::High
+        })
+    );
+}
+
+#[test]
+fn half_the_metrics_without_data_forces_fail() {
+    let config = two_groups(vec![MetricConfig::new("m1"), MetricConfig::new("m2")]);
+    let inputs = vec![
+        MetricInput::new("m1", "a", vec![], base()),
+        MetricInput::new("m2", "b", base(), base()),
+    ];
+    let r = judge(&config, &inputs).expect("valid");
+    assert_eq!(
+        r.forced_failure,
+        Some(ForcedFailure::TooManyNoData {
+            no_data: 1,
+            scored: 2
+        })
+    );
+    assert_eq!(r.verdict, Verdict::Fail);
+}
+
+#[test]
+fn nodata_group_counts_as_100_but_nodata_fail_counts_against_its_group() {
+    let config = two_groups(vec![
+        MetricConfig::new("m1"),
+        MetricConfig::new("m2"),
+        MetricConfig::new("m3"),
+        MetricConfig::new("m4").must_have_data(),
+    ]);
+    // Group b: only a NoData metric -> counts as 100.
+    let inputs = vec![
+        MetricInput::new("m1", "a", base(), base()),
+        MetricInput::new("m2", "a", base(), base()),
+        MetricInput::new("m3", "b", vec![f64::NAN], base()),
+    ];
+    let r = judge(&config, &inputs).expect("valid");
+    assert!(r.groups[1].no_data);
+    assert_eq!(r.score, 100.0);
+    // A must-have-data metric without data: group b scores 0.
+    let inputs = vec![
+        MetricInput::new("m1", "a", base(), base()),
+        MetricInput::new("m2", "a", base(), base()),
+        MetricInput::new("m4", "b", vec![], base()),
+    ];
+    let r = judge(&config, &inputs).expect("valid");
+    assert_eq!(r.metrics[2].label, MetricLabel::NoDataFail);
+    assert_eq!((r.groups[1].score, r.score), (0.0, 75.0));
+}
+
+#[test]
+fn muted_metrics_are_reported_but_not_scored() {
+    let config = two_groups(vec![MetricConfig::new("m1").muted(), MetricConfig::new("m2")]);
+    let inputs = vec![
+        MetricInput::new("m1", "a", high(), base()),
+        MetricInput::new("m2", "a", base(), base()),
+        // group b has no scored metric: it adds nothing, as in Kayenta.
+    ];
+    let r = judge(&config, &inputs).expect("valid");
+    assert_eq!(r.metrics[0].label, MetricLabel::High);
+    assert!(r.metrics[0].muted);
+    assert_eq!(r.groups[0].score, 100.0);
+    assert_eq!(r.groups[1].contribution, 0.0);
+    assert_eq!(r.score, 75.0);
+    assert!(r.explanation.contains("1 muted"), "{}", r.explanation);
+}
+
+#[test]
+fn unknown_group_error_names_the_metric_and_the_accepted_groups() {
+    let config = two_groups(vec![MetricConfig::new("m1")]);
+    let err = judge(&config, &[MetricInput::new("m1", "zzz", base(), base())])
+        .expect_err("unknown group");
+    let msg = err.to_string();
+    assert!(msg.contains("`m1`") && msg.contains("`zzz`") && msg.contains("a, b"), "{msg}");
+}
+
+#[test]
+fn unknown_and_duplicate_metrics_are_rejected() {
+    let config = two_groups(vec![MetricConfig::new("m1")]);
+    let err = judge(&config, &[MetricInput::new("nope", "a", base(), base())])
+        .expect_err("unknown metric");
+    assert!(matches!(err, JudgeError::UnknownMetric { .. }));
+    assert!(err.to_string().contains("configured metrics: m1"), "{err}");
+    let twice = vec![
+        MetricInput::new("m1", "a", base(), base()),
+        MetricInput::new("m1", "a", base(), base()),
+    ];
+    assert!(matches!(
+        judge(&config, &twice),
+        Err(JudgeError::DuplicateMetric { .. })
+    ));
+}
+
+#[test]
+fn invalid_config_is_rejected_before_judging() {
+    let mut config = two_groups(vec![MetricConfig::new("m1")]);
+    config.thresholds.pass = 120.0;
+    let err = judge(&config, &[]).expect_err("pass 120");
+    assert!(err.to_string().contains("thresholds.pass"), "{err}");
+}
+
+#[test]
+fn results_serialize_to_json_with_label_reason_and_explanation() {
+    let config = two_groups(vec![MetricConfig::new("m1")]);
+    let r = judge(&config, &[MetricInput::new("m1", "a", high(), base())]).expect("valid");
+    let json = serde_json::to_value(&r).expect("serializable");
+    let m = &json["metrics"][0];
+    assert_eq!(m["label"], "High");
+    assert_eq!(m["reason"]["rule"], "interval_above_tolerance");
+    assert!(m["reason"]["mann_whitney"]["ci"][0].as_f64().is_some_and(|v| v > 0.0));
+    assert!(m["explanation"].as_str().is_some_and(|s| s.starts_with("m1: High")));
+}
+
+#[test]
+fn judging_is_deterministic() {
+    let config = two_groups(vec![MetricConfig::new("m1"), MetricConfig::new("m2")]);
+    let inputs = vec![
+        MetricInput::new("m1", "a", vec![7.0; 20], vec![5.0; 20]),
+        MetricInput::new("m2", "b", high(), base()),
+    ];
+    let first = judge(&config, &inputs).expect("valid");
+    for _ in 0..5 {
+        assert_eq!(judge(&config, &inputs).expect("valid"), first);
+    }
+}
