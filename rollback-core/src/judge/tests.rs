@@ -196,3 +196,101 @@ fn judging_is_deterministic() {
         assert_eq!(judge(&config, &inputs).expect("valid"), first);
     }
 }
+
+/// Reference vectors made by R (`scripts/judge_vectors.R`).
+mod r_vectors {
+    use super::*;
+    use crate::judge::classify::classify;
+
+    #[derive(serde::Deserialize)]
+    struct File {
+        tolerance: f64,
+        vectors: Vec<Vector>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Vector {
+        name: String,
+        source: String,
+        conf_level: f64,
+        w: f64,
+        p_value: f64,
+        estimate: f64,
+        ci: (f64, f64),
+        interval_label: String,
+        kayenta_label: String,
+        x: Vec<f64>,
+        y: Vec<f64>,
+    }
+
+    fn load() -> File {
+        let text = include_str!("../../tests/data/judge_vectors.json");
+        serde_json::from_str(text).expect("judge_vectors.json parses")
+    }
+
+    #[test]
+    fn vectors_cover_the_required_cases() {
+        let file = load();
+        let names: Vec<&str> = file.vectors.iter().map(|v| v.name.as_str()).collect();
+        for prefix in ["ties_", "sizes_", "heavy_", "identical_", "tiny_", "large_1000", "boundary_"] {
+            assert!(names.iter().any(|n| n.starts_with(prefix)), "no {prefix} vector");
+        }
+        for label in ["Pass", "High", "Low"] {
+            assert!(file.vectors.iter().any(|v| v.kayenta_label == label), "no {label} vector");
+        }
+        assert!(file.vectors.iter().any(|v| v.x.len() == 1000));
+        assert!(file.vectors.iter().any(|v| v.x.len() == 2));
+    }
+
+    #[test]
+    fn mann_whitney_agrees_with_r_wilcox_test() {
+        let file = load();
+        let mut worst = (0.0f64, 0.0f64);
+        for v in &file.vectors {
+            let mw = mann_whitney(&v.x, &v.y, v.conf_level)
+                .unwrap_or_else(|e| panic!("{}: {e}", v.name));
+            let ctx = format!("{} ({}): got {mw:?}", v.name, v.source);
+            assert_eq!(mw.w, v.w, "W of {ctx}");
+            assert!((mw.p_value - v.p_value).abs() <= 1e-6, "p-value of {ctx}, R {}", v.p_value);
+            for (got, want, what) in [
+                (mw.estimate, v.estimate, "estimate"),
+                (mw.ci.0, v.ci.0, "lower end"),
+                (mw.ci.1, v.ci.1, "upper end"),
+            ] {
+                assert!((got - want).abs() <= 1e-4, "{what} of {ctx}, R {want}");
+                worst.0 = worst.0.max((got - want).abs());
+            }
+            worst.1 = worst.1.max((mw.p_value - v.p_value).abs());
+        }
+        println!("largest difference to R: location {:e}, p-value {:e}", worst.0, worst.1);
+    }
+
+    #[test]
+    fn labels_agree_exactly_with_kayenta_rule_computed_in_r() {
+        let file = load();
+        let cfg = MetricConfig::new("m");
+        for v in &file.vectors {
+            let input = MetricInput::new("m", "g", v.x.clone(), v.y.clone());
+            let result = classify(&cfg, &input, v.conf_level, file.tolerance);
+            assert_eq!(result.label.as_str(), v.kayenta_label, "{}: {}", v.name, result.explanation);
+            // The interval rule alone, without the effect size.
+            let mw = mann_whitney(&v.x, &v.y, v.conf_level).expect("valid vector");
+            let bound = file.tolerance * mw.estimate.abs();
+            let mut sx = v.x.clone();
+            let mut sy = v.y.clone();
+            sx.sort_by(f64::total_cmp);
+            sy.sort_by(f64::total_cmp);
+            let single = sx.iter().chain(&sy).all(|&a| a == sx[0]);
+            let interval = if sx == sy || single {
+                "Pass"
+            } else if mw.ci.0 > bound {
+                "High"
+            } else if mw.ci.1 < -bound {
+                "Low"
+            } else {
+                "Pass"
+            };
+            assert_eq!(interval, v.interval_label, "interval label of {}", v.name);
+        }
+    }
+}

@@ -63,13 +63,16 @@ pub(crate) fn prepare(raw: &[f64], nan: NanStrategy, outliers: OutlierConfig) ->
     Prepared { values, summary }
 }
 
-/// Arithmetic mean, `None` for an empty slice.
+/// Arithmetic mean with one correction pass (as Apache Commons Math's `Mean`, which Kayenta uses,
+/// and R's `mean`), `None` for an empty slice.
 pub(crate) fn mean(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
-        None
-    } else {
-        Some(values.iter().sum::<f64>() / values.len() as f64)
+        return None;
     }
+    let n = values.len() as f64;
+    let first = values.iter().sum::<f64>() / n;
+    let correction = values.iter().map(|v| v - first).sum::<f64>();
+    Some(first + correction / n)
 }
 
 /// Kayenta's `IQRDetector(factor, reduceSensitivity = true)` fences: values strictly outside
