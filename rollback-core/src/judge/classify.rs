@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use super::config::{Direction, EffectSizeMeasure, EffectSizeThresholds, MetricConfig, NanStrategy};
+use super::config::{
+    Direction, EffectSizeMeasure, EffectSizeThresholds, MetricConfig, NanStrategy,
+};
 use super::mann_whitney::{mann_whitney_sorted, MannWhitney};
 use super::transform::{mean, prepare, SampleSummary};
 use super::MetricInput;
@@ -220,7 +222,14 @@ pub(crate) fn classify(
         (label, critical)
     };
 
-    let explanation = explain(&input.name, label, critical, cfg.muted, &reason, confidence_level);
+    let explanation = explain(
+        &input.name,
+        label,
+        critical,
+        cfg.muted,
+        &reason,
+        confidence_level,
+    );
     MetricResult {
         name: input.name.clone(),
         group: input.group.clone(),
@@ -352,17 +361,31 @@ mod tests {
     fn clearly_higher_canary_is_high_and_lower_is_low() {
         let cfg = MetricConfig::new("latency");
         let high = run(&cfg, shifted(20.0), base());
-        assert_eq!((high.label, high.reason.rule), (MetricLabel::High, Rule::IntervalAboveTolerance));
+        assert_eq!(
+            (high.label, high.reason.rule),
+            (MetricLabel::High, Rule::IntervalAboveTolerance)
+        );
         let low = run(&cfg, shifted(-20.0), base());
-        assert_eq!((low.label, low.reason.rule), (MetricLabel::Low, Rule::IntervalBelowTolerance));
-        assert!(high.explanation.starts_with("latency: High — canary is higher"), "{}", high.explanation);
+        assert_eq!(
+            (low.label, low.reason.rule),
+            (MetricLabel::Low, Rule::IntervalBelowTolerance)
+        );
+        assert!(
+            high.explanation
+                .starts_with("latency: High — canary is higher"),
+            "{}",
+            high.explanation
+        );
     }
 
     #[test]
     fn increase_only_metric_ignores_a_decrease() {
         let cfg = MetricConfig::new("latency").direction(Direction::Increase);
         let r = run(&cfg, shifted(-20.0), base());
-        assert_eq!((r.label, r.reason.rule), (MetricLabel::Pass, Rule::DirectionIgnored));
+        assert_eq!(
+            (r.label, r.reason.rule),
+            (MetricLabel::Pass, Rule::DirectionIgnored)
+        );
     }
 
     #[test]
@@ -372,15 +395,20 @@ mod tests {
             ..EffectSizeConfig::default()
         });
         let r = run(&cfg, shifted(20.0), base());
-        assert_eq!((r.label, r.reason.rule), (MetricLabel::Pass, Rule::EffectSizeWithinAllowed));
+        assert_eq!(
+            (r.label, r.reason.rule),
+            (MetricLabel::Pass, Rule::EffectSizeWithinAllowed)
+        );
     }
 
     #[test]
     fn critical_metric_fails_critically_only_beyond_critical_increase() {
-        let mild = MetricConfig::new("latency").critical().effect_size(EffectSizeConfig {
-            critical_increase: Some(1.5),
-            ..EffectSizeConfig::default()
-        });
+        let mild = MetricConfig::new("latency")
+            .critical()
+            .effect_size(EffectSizeConfig {
+                critical_increase: Some(1.5),
+                ..EffectSizeConfig::default()
+            });
         let r = run(&mild, shifted(20.0), base());
         assert_eq!((r.label, r.critical), (MetricLabel::High, false));
         let strict = MetricConfig::new("latency").critical();
@@ -392,13 +420,23 @@ mod tests {
     fn missing_data_is_nodata_or_nodata_fail_or_tolerated() {
         let cfg = MetricConfig::new("latency");
         let r = run(&cfg, vec![f64::NAN], base());
-        assert_eq!((r.label, r.critical, r.reason.rule), (MetricLabel::NoData, false, Rule::MissingData));
+        assert_eq!(
+            (r.label, r.critical, r.reason.rule),
+            (MetricLabel::NoData, false, Rule::MissingData)
+        );
         let r = run(&cfg.clone().must_have_data(), vec![], base());
         assert_eq!(r.label, MetricLabel::NoDataFail);
         let r = run(&cfg.clone().must_have_data().critical(), vec![], base());
         assert_eq!((r.label, r.critical), (MetricLabel::NoData, true));
-        let r = run(&cfg.clone().nan_strategy(NanStrategy::Replace), vec![], base());
-        assert_eq!((r.label, r.reason.rule), (MetricLabel::Pass, Rule::MissingDataTolerated));
+        let r = run(
+            &cfg.clone().nan_strategy(NanStrategy::Replace),
+            vec![],
+            base(),
+        );
+        assert_eq!(
+            (r.label, r.reason.rule),
+            (MetricLabel::Pass, Rule::MissingDataTolerated)
+        );
     }
 
     #[test]
@@ -407,9 +445,15 @@ mod tests {
         let mut reversed = base();
         reversed.reverse();
         let r = run(&cfg, reversed, base());
-        assert_eq!((r.label, r.reason.rule), (MetricLabel::Pass, Rule::IdenticalSamples));
+        assert_eq!(
+            (r.label, r.reason.rule),
+            (MetricLabel::Pass, Rule::IdenticalSamples)
+        );
         let r = run(&cfg, vec![3.0; 5], vec![3.0; 2]);
-        assert_eq!((r.label, r.reason.rule), (MetricLabel::Pass, Rule::SingleValue));
+        assert_eq!(
+            (r.label, r.reason.rule),
+            (MetricLabel::Pass, Rule::SingleValue)
+        );
     }
 
     #[test]
@@ -425,8 +469,15 @@ mod tests {
 
     #[test]
     fn infinite_values_are_an_error_label() {
-        let r = run(&MetricConfig::new("latency"), vec![1.0, f64::INFINITY], base());
-        assert_eq!((r.label, r.reason.rule), (MetricLabel::Error, Rule::NonFiniteValue));
+        let r = run(
+            &MetricConfig::new("latency"),
+            vec![1.0, f64::INFINITY],
+            base(),
+        );
+        assert_eq!(
+            (r.label, r.reason.rule),
+            (MetricLabel::Error, Rule::NonFiniteValue)
+        );
     }
 
     #[test]
@@ -446,6 +497,9 @@ mod tests {
         experiment.push(1e9);
         let r = run(&cfg, experiment, base());
         assert_eq!(r.reason.experiment.outliers_removed, 1);
-        assert_eq!((r.label, r.reason.rule), (MetricLabel::Pass, Rule::IdenticalSamples));
+        assert_eq!(
+            (r.label, r.reason.rule),
+            (MetricLabel::Pass, Rule::IdenticalSamples)
+        );
     }
 }

@@ -540,10 +540,16 @@ mod tests {
     fn duplicate_groups_and_metrics_are_rejected() {
         let mut c = valid();
         c.groups[1].name = "a".into();
-        assert_eq!(field_of(c.validate().expect_err("dup group")), "groups[1].name");
+        assert_eq!(
+            field_of(c.validate().expect_err("dup group")),
+            "groups[1].name"
+        );
         let mut c = valid();
         c.metrics[1].name = "m1".into();
-        assert_eq!(field_of(c.validate().expect_err("dup metric")), "metrics[1].name");
+        assert_eq!(
+            field_of(c.validate().expect_err("dup metric")),
+            "metrics[1].name"
+        );
     }
 
     #[test]

@@ -400,7 +400,11 @@ mod tests {
         ));
         assert!(matches!(
             mann_whitney(&[1.0], &[2.0, f64::NAN], 0.95),
-            Err(JudgeError::NonFiniteSample { which: "y", index: 1, .. })
+            Err(JudgeError::NonFiniteSample {
+                which: "y",
+                index: 1,
+                ..
+            })
         ));
         assert!(matches!(
             mann_whitney(&[1.0], &[2.0], 1.0),
@@ -415,7 +419,10 @@ mod tests {
         assert_eq!(mw.ci, (2.0, 2.0));
         assert_eq!(mw.w, 24.0);
         let same = mann_whitney(&[5.0; 4], &[5.0; 3], 0.98).expect("valid input");
-        assert_eq!((same.estimate, same.ci, same.p_value), (0.0, (0.0, 0.0), 1.0));
+        assert_eq!(
+            (same.estimate, same.ci, same.p_value),
+            (0.0, (0.0, 0.0), 1.0)
+        );
     }
 
     #[test]

@@ -74,8 +74,8 @@ use serde::{Deserialize, Serialize};
 
 pub use classify::{EffectSize, MetricLabel, MetricReason, MetricResult, Rule};
 pub use config::{
-    Direction, EffectSizeConfig, EffectSizeMeasure, EffectSizeThresholds, GroupConfig,
-    JudgeConfig, MetricConfig, NanStrategy, OutlierConfig, OutlierStrategy, ScoreThresholds,
+    Direction, EffectSizeConfig, EffectSizeMeasure, EffectSizeThresholds, GroupConfig, JudgeConfig,
+    MetricConfig, NanStrategy, OutlierConfig, OutlierStrategy, ScoreThresholds,
     DEFAULT_CONFIDENCE_LEVEL, DEFAULT_OUTLIER_FACTOR, DEFAULT_TOLERANCE,
 };
 pub use error::JudgeError;

@@ -274,10 +274,7 @@ mod tests {
         ];
         for (p, want) in cases {
             let got = qnorm(p);
-            assert!(
-                got == want,
-                "qnorm({p}) = {got:e}, R says {want:e}"
-            );
+            assert!(got == want, "qnorm({p}) = {got:e}, R says {want:e}");
         }
     }
 
@@ -289,7 +286,10 @@ mod tests {
                 assert!((z + qnorm(1.0 - p)).abs() <= 1e-9 * z.abs().max(1.0), "{p}");
             }
             let back = pnorm(z, true);
-            assert!((back - p).abs() <= 1e-13 * p, "pnorm(qnorm({p})) = {back:e}");
+            assert!(
+                (back - p).abs() <= 1e-13 * p,
+                "pnorm(qnorm({p})) = {back:e}"
+            );
         }
         assert!(qnorm(-0.1).is_nan());
         assert_eq!(qnorm(0.0), f64::NEG_INFINITY);

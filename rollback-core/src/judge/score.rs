@@ -160,7 +160,8 @@ pub(crate) fn score(config: &JudgeConfig, metrics: Vec<MetricResult>) -> JudgeRe
             metric: m.name.clone(),
             label: m.label,
         })
-    } else if !scored.is_empty() && no_data as f64 / scored.len() as f64 * 100.0 >= NO_DATA_THRESHOLD
+    } else if !scored.is_empty()
+        && no_data as f64 / scored.len() as f64 * 100.0 >= NO_DATA_THRESHOLD
     {
         Some(ForcedFailure::TooManyNoData {
             no_data,
@@ -187,7 +188,14 @@ pub(crate) fn score(config: &JudgeConfig, metrics: Vec<MetricResult>) -> JudgeRe
         Verdict::Fail
     };
 
-    let explanation = explain(config, score, verdict, forced_failure.as_ref(), &scored, &metrics);
+    let explanation = explain(
+        config,
+        score,
+        verdict,
+        forced_failure.as_ref(),
+        &scored,
+        &metrics,
+    );
     JudgeResult {
         score,
         verdict,
@@ -216,7 +224,9 @@ fn explain(
             "Fail: {no_data} of {scored} scored metrics have no data (>= {}%); score forced to 0",
             num(NO_DATA_THRESHOLD)
         ),
-        (Verdict::Pass, None) => format!("Pass: score {score:.2} >= pass threshold {}", num(t.pass)),
+        (Verdict::Pass, None) => {
+            format!("Pass: score {score:.2} >= pass threshold {}", num(t.pass))
+        }
         (Verdict::Marginal, None) => format!(
             "Marginal: score {score:.2} is below pass {} but >= marginal {}",
             num(t.pass),
