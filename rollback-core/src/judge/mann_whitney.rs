@@ -354,6 +354,8 @@ fn zeroin2(
 }
 
 #[cfg(test)]
+// Reference values are R's 17-significant-digit prints, kept as printed.
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
 
