@@ -44,6 +44,10 @@ pub struct MannWhitney {
 ///   `[min(x) - max(y), max(x) - min(y)]`, with R's early return of an end of that range when
 ///   the root lies beyond it;
 /// * the estimate is the root of `W(d) = 0` *without* continuity correction, found the same way.
+///   `W(d)` is a step function: where it is zero on a whole interval (typically when `n_x n_y`
+///   is even) the estimate is the first point of that interval the root finder lands on — R's
+///   answer — not its midpoint, so it is not exactly the median of the pairwise differences, and
+///   swapping or shifting the samples moves it within that interval rather than exactly.
 ///
 /// Because the same points are evaluated in the same order, the results agree with R's to the last
 /// few bits, not merely within the `1e-4` tolerance of the root finder. Where R evaluates
