@@ -145,8 +145,11 @@ pub(crate) fn mann_whitney_sorted(x: &[f64], y: &[f64], conf_level: f64) -> Mann
 
     let alpha = 1.0 - conf_level;
     let w_corrected = |d: f64| stat.standardized(d, true);
-    let w_mumin = w_corrected(mumin);
-    let w_mumax = w_corrected(mumax);
+    // The rank sums at the ends serve both the interval (corrected) and the estimate (not).
+    let at_mumin = stat.rank_sum(mumin);
+    let at_mumax = stat.rank_sum(mumax);
+    let w_mumin = stat.standardized_at(at_mumin, true);
+    let w_mumax = stat.standardized_at(at_mumax, true);
     let root = |zq: f64| -> f64 {
         let f_lower = w_mumin - zq;
         if f_lower <= 0.0 {
@@ -173,8 +176,8 @@ pub(crate) fn mann_whitney_sorted(x: &[f64], y: &[f64], conf_level: f64) -> Mann
 
     // R sets `correct <- FALSE` before the estimate: no continuity correction there.
     let w_plain = |d: f64| stat.standardized(d, false);
-    let f_lower = w_plain(mumin);
-    let f_upper = w_plain(mumax);
+    let f_lower = stat.standardized_at(at_mumin, false);
+    let f_upper = stat.standardized_at(at_mumax, false);
     let estimate = zeroin2(mumin, mumax, f_lower, f_upper, w_plain, TOL_ROOT, MAX_ITER);
 
     MannWhitney {
@@ -211,52 +214,74 @@ pub(crate) struct RankSums<'a> {
     y: &'a [f64],
     n_x: f64,
     n_y: f64,
+    /// `sum(t^3 - t)` over the groups of equal values within `y` (independent of the shift).
+    ties_y: u128,
 }
 
 impl<'a> RankSums<'a> {
     pub(crate) fn new(x: &'a [f64], y: &'a [f64]) -> Self {
+        let mut ties_y = 0u128;
+        for group in y.chunk_by(|a, b| a == b) {
+            let t = group.len() as u128;
+            ties_y += t * t * t - t;
+        }
         Self {
             x,
             y,
             n_x: x.len() as f64,
             n_y: y.len() as f64,
+            ties_y,
         }
     }
 
-    /// Ranks of `x - d` among `(x - d, y)` by a merge of the two sorted sequences. `x - d` stays
-    /// sorted because rounding is monotone; ties are decided on the computed `x_i - d`, exactly as
-    /// R's `rank(c(x - d, y))` decides them.
+    /// Rank sum and tie term of `x - d` among `(x - d, y)`, in one pass over the sorted samples.
+    ///
+    /// `x - d` stays sorted because rounding is monotone, and ties are decided on the computed
+    /// `x_i - d`, exactly as R's `rank(c(x - d, y))` decides them. The rank sum is
+    /// `n_x (n_x + 1) / 2 + U` with `U = #(x_i - d > y_j) + #(x_i - d == y_j) / 2` (average ranks
+    /// keep the sum of ranks within a tie group), and the tie term is that of `y` alone plus,
+    /// for each group of `c_x` equal `x_i - d` meeting `c_y` equal `y_j`,
+    /// `c_x^3 - c_x + 3 c_x c_y (c_x + c_y)`. All counts are integers, so the result is exact.
     pub(crate) fn rank_sum(&self, d: f64) -> RankSumAt {
         let (x, y) = (self.x, self.y);
-        let (mut i, mut j) = (0usize, 0usize);
-        let mut placed: u64 = 0;
-        // Twice the rank sum, to stay in integers: ranks are multiples of 1/2.
-        let mut twice_rank_sum: u128 = 0;
-        let mut ties: u128 = 0;
-        while i < x.len() || j < y.len() {
-            let v = match (x.get(i), y.get(j)) {
-                (Some(&a), Some(&b)) => (a - d).min(b),
-                (Some(&a), None) => a - d,
-                (None, Some(&b)) => b,
-                (None, None) => break,
-            };
-            let mut c_x: u64 = 0;
-            while i < x.len() && x[i] - d == v {
+        let n_y = y.len();
+        let mut j = 0usize; // y[..j] < current x_i - d
+        let mut less: u64 = 0; // sum over i of #(y_j < x_i - d)
+        let mut equal: u64 = 0; // sum over i of #(y_j == x_i - d)
+        let mut ties = self.ties_y;
+        let mut group = f64::NAN;
+        let (mut c_x, mut c_y) = (0u64, 0u64);
+        let flush = |ties: &mut u128, c_x: u64, c_y: u64| {
+            let (cx, cy) = (u128::from(c_x), u128::from(c_y));
+            *ties += cx * cx * cx - cx + 3 * cx * cy * (cx + cy);
+        };
+        for &xi in x {
+            let a = xi - d;
+            if a == group {
                 c_x += 1;
-                i += 1;
+            } else {
+                if c_x > 0 {
+                    flush(&mut ties, c_x, c_y);
+                }
+                group = a;
+                c_x = 1;
+                while j < n_y && y[j] < a {
+                    j += 1;
+                }
+                let mut k = j;
+                while k < n_y && y[k] == a {
+                    k += 1;
+                }
+                c_y = (k - j) as u64;
             }
-            let mut c_y: u64 = 0;
-            while j < y.len() && y[j] == v {
-                c_y += 1;
-                j += 1;
-            }
-            let c = c_x + c_y;
-            // Ranks placed+1 ..= placed+c; twice their average is 2*placed + c + 1.
-            twice_rank_sum += u128::from(c_x) * u128::from(2 * placed + c + 1);
-            let c = u128::from(c);
-            ties += c * c * c - c;
-            placed += c as u64;
+            less += j as u64;
+            equal += c_y;
         }
+        if c_x > 0 {
+            flush(&mut ties, c_x, c_y);
+        }
+        let n_x = x.len() as u64;
+        let twice_rank_sum = n_x * (n_x + 1) + 2 * less + equal;
         RankSumAt {
             rank_sum_x: twice_rank_sum as f64 / 2.0,
             ties: ties as f64,
@@ -271,8 +296,12 @@ impl<'a> RankSums<'a> {
 
     /// R's `W(d)` inside `wilcox.test`: `(dz - CORRECTION.CI) / SIGMA.CI`.
     pub(crate) fn standardized(&self, d: f64, correct: bool) -> f64 {
+        self.standardized_at(self.rank_sum(d), correct)
+    }
+
+    /// [`Self::standardized`] from an already computed rank sum.
+    pub(crate) fn standardized_at(&self, at: RankSumAt, correct: bool) -> f64 {
         let (n_x, n_y) = (self.n_x, self.n_y);
-        let at = self.rank_sum(d);
         let dz = at.rank_sum_x - n_x * (n_x + 1.0) / 2.0 - n_x * n_y / 2.0;
         let correction = if correct { sign(dz) * 0.5 } else { 0.0 };
         (dz - correction) / self.sigma(at.ties)
@@ -395,6 +424,29 @@ mod tests {
             let (want_sum, want_ties) = brute_rank_sum(&x, &y, d);
             assert_eq!(got.rank_sum_x, want_sum, "rank sum at d = {d}");
             assert_eq!(got.ties, want_ties, "ties at d = {d}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(128))]
+
+        #[test]
+        fn merged_rank_sum_equals_brute_force_at_tie_producing_shifts(
+            x in proptest::collection::vec(-40i32..40, 1..25),
+            y in proptest::collection::vec(-40i32..40, 1..25),
+            pick in 0usize..1000,
+            off in proptest::sample::select(vec![0.0, 0.25, -0.125, 1e-17]),
+        ) {
+            let mut x: Vec<f64> = x.into_iter().map(|k| f64::from(k) / 4.0).collect();
+            let mut y: Vec<f64> = y.into_iter().map(|k| f64::from(k) / 4.0).collect();
+            x.sort_by(f64::total_cmp);
+            y.sort_by(f64::total_cmp);
+            // A pairwise difference (ties across samples) or a point near one.
+            let d = x[pick % x.len()] - y[(pick / 7) % y.len()] + off;
+            let got = RankSums::new(&x, &y).rank_sum(d);
+            let (want_sum, want_ties) = brute_rank_sum(&x, &y, d);
+            proptest::prop_assert_eq!(got.rank_sum_x, want_sum);
+            proptest::prop_assert_eq!(got.ties, want_ties);
         }
     }
 
