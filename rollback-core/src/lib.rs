@@ -14,6 +14,7 @@ pub mod data_guard;
 pub mod detect;
 pub mod error;
 pub mod journal;
+pub mod judge;
 pub mod metrics_source;
 pub mod model;
 pub mod notifier;
