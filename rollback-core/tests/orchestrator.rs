@@ -518,8 +518,10 @@ impl Notifier for RecordingNotifier {
 async fn a_notifier_that_never_answers_does_not_delay_the_run_beyond_its_timeout() {
     let sim = Simulation::builtin("spec-incident").unwrap();
     let recorder = Arc::new(RecordingNotifier::default());
-    let mut policy = policy::Policy::default();
-    policy.notify_timeout = Duration::from_secs(5);
+    let policy = policy::Policy {
+        notify_timeout: Duration::from_secs(5),
+        ..Default::default()
+    };
     let with_hang = orchestrator(&sim)
         .policy(policy.clone())
         .notifier(Arc::new(HangingNotifier))

@@ -257,7 +257,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             };
             format!(
                 "healthy history over {}{mark}",
-                humantime::format_duration(trunc(len))
+                hours_or_minutes(len)
             )
         } else {
             problems.join("; ")
