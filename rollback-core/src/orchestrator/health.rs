@@ -37,7 +37,10 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             ),
         );
         let started = Instant::now();
-        let deadline = started + policy.duration;
+        // A sample every interval for the duration: the count is fixed, so slow metric queries
+        // stretch the watch instead of silently dropping samples.
+        let max_samples =
+            (policy.duration.as_nanos() / policy.interval.as_nanos().max(1)).max(1) as u32;
         let mut consecutive = 0;
         let mut watch = HealthWatch {
             release: to.reference(),
@@ -45,7 +48,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             samples: Vec::new(),
         };
         let mut last = None;
-        while Instant::now() + policy.interval <= deadline {
+        for _ in 0..max_samples {
             tokio::time::sleep(policy.interval).await;
             let a = self
                 .assess(&to, policy.interval, policy.interval, step)

@@ -255,10 +255,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             } else {
                 ""
             };
-            format!(
-                "healthy history over {}{mark}",
-                hours_or_minutes(len)
-            )
+            format!("healthy history over {}{mark}", hours_or_minutes(len))
         } else {
             problems.join("; ")
         };
