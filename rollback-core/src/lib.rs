@@ -23,9 +23,10 @@ pub mod policy;
 pub mod report;
 pub mod request;
 pub mod retry;
-pub mod timeline;
+pub mod sequential;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod timeline;
 
 pub use analyzer::Analyzer;
 pub use check::Check;
