@@ -59,17 +59,10 @@ pub struct ConformanceReport {
 }
 
 fn fail(check: &'static str, msg: impl Into<String>) -> Error {
-    Error::new(
-        ErrorKind::Backend,
-        format!("conformance check `{check}` failed: {}", msg.into()),
-    )
+    Error::new(ErrorKind::Backend, format!("conformance check `{check}` failed: {}", msg.into()))
 }
 
-async fn two_releases<P: Platform + ?Sized>(
-    p: &P,
-    f: &Fixture,
-    check: &'static str,
-) -> Result<(Release, Release)> {
+async fn two_releases<P: Platform + ?Sized>(p: &P, f: &Fixture, check: &'static str) -> Result<(Release, Release)> {
     let rs = p.releases(&f.target).await?;
     let t = p.traffic(&f.target).await?;
     let current = rs
@@ -82,27 +75,16 @@ async fn two_releases<P: Platform + ?Sized>(
         .skip_while(|r| r.revision != current.revision)
         .nth(1)
         .cloned()
-        .ok_or_else(|| {
-            fail(
-                check,
-                "the fixture needs a release older than the serving one",
-            )
-        })?;
+        .ok_or_else(|| fail(check, "the fixture needs a release older than the serving one"))?;
     Ok((current, older))
 }
 
 /// `releases` lists the target's releases newest first, with unique revisions.
-pub async fn releases_are_listed_newest_first<P: Platform + ?Sized>(
-    p: &P,
-    f: &Fixture,
-) -> Result<()> {
+pub async fn releases_are_listed_newest_first<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<()> {
     const C: &str = "releases_are_listed_newest_first";
     let rs = p.releases(&f.target).await?;
     if rs.len() < 2 {
-        return Err(fail(
-            C,
-            format!("expected at least 2 releases, got {}", rs.len()),
-        ));
+        return Err(fail(C, format!("expected at least 2 releases, got {}", rs.len())));
     }
     for (i, r) in rs.iter().enumerate() {
         if rs[..i].iter().any(|o| o.revision == r.revision) {
@@ -112,13 +94,7 @@ pub async fn releases_are_listed_newest_first<P: Platform + ?Sized>(
     for w in rs.windows(2) {
         if let (Some(a), Some(b)) = (w[0].deployed_at, w[1].deployed_at) {
             if a < b {
-                return Err(fail(
-                    C,
-                    format!(
-                        "{} (deployed {a}) listed before newer {} ({b})",
-                        w[0].version, w[1].version
-                    ),
-                ));
+                return Err(fail(C, format!("{} (deployed {a}) listed before newer {} ({b})", w[0].version, w[1].version)));
             }
         }
     }
@@ -132,22 +108,13 @@ pub async fn unknown_target_is_not_found<P: Platform + ?Sized>(p: &P, f: &Fixtur
     unknown.deployment = format!("{}-does-not-exist-7f3a", unknown.deployment);
     match p.releases(&unknown).await {
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(fail(
-            C,
-            format!("expected NotFound, got {:?}: {e}", e.kind()),
-        )),
-        Ok(rs) => Err(fail(
-            C,
-            format!("expected NotFound, got {} releases", rs.len()),
-        )),
+        Err(e) => Err(fail(C, format!("expected NotFound, got {:?}: {e}", e.kind()))),
+        Ok(rs) => Err(fail(C, format!("expected NotFound, got {} releases", rs.len()))),
     }
 }
 
 /// `traffic` sums to 100 and names only listed releases; the serving release has capacity.
-pub async fn traffic_names_listed_releases_with_capacity<P: Platform + ?Sized>(
-    p: &P,
-    f: &Fixture,
-) -> Result<()> {
+pub async fn traffic_names_listed_releases_with_capacity<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<()> {
     const C: &str = "traffic_names_listed_releases_with_capacity";
     let rs = p.releases(&f.target).await?;
     let t = p.traffic(&f.target).await?;
@@ -159,48 +126,27 @@ pub async fn traffic_names_listed_releases_with_capacity<P: Platform + ?Sized>(
         let r = rs
             .iter()
             .find(|r| r.revision == w.release.revision)
-            .ok_or_else(|| {
-                fail(
-                    C,
-                    format!("traffic names unlisted revision {}", w.release.revision),
-                )
-            })?;
+            .ok_or_else(|| fail(C, format!("traffic names unlisted revision {}", w.release.revision)))?;
         let h = p.health(&f.target, r).await?;
         if !h.has_ready_capacity() {
-            return Err(fail(
-                C,
-                format!(
-                    "{} receives {}% but has no ready capacity",
-                    r.version, w.percent
-                ),
-            ));
+            return Err(fail(C, format!("{} receives {}% but has no ready capacity", r.version, w.percent)));
         }
     }
     Ok(())
 }
 
 /// Every operation the platform does not declare answers `Unsupported` and changes nothing.
-pub async fn undeclared_operations_are_unsupported<P: Platform + ?Sized>(
-    p: &P,
-    f: &Fixture,
-) -> Result<()> {
+pub async fn undeclared_operations_are_unsupported<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<()> {
     const C: &str = "undeclared_operations_are_unsupported";
     let caps = p.capabilities();
     let (current, older) = two_releases(p, f, C).await?;
     let before = p.traffic(&f.target).await?;
     let expect = |name: &str, r: Result<()>| match r {
         Err(e) if e.kind() == ErrorKind::Unsupported => Ok(()),
-        other => Err(fail(
-            C,
-            format!("{name} is not declared but answered {other:?}"),
-        )),
+        other => Err(fail(C, format!("{name} is not declared but answered {other:?}"))),
     };
     if !caps.traffic_switch && !caps.weighted_traffic {
-        expect(
-            "set_traffic",
-            p.set_traffic(&f.target, &TrafficSplit::all_to(&current))
-                .await,
-        )?;
+        expect("set_traffic", p.set_traffic(&f.target, &TrafficSplit::all_to(&current)).await)?;
     }
     if !caps.revert {
         expect("revert", p.revert(&f.target, &older).await)?;
@@ -209,19 +155,10 @@ pub async fn undeclared_operations_are_unsupported<P: Platform + ?Sized>(
         expect("scale", p.scale(&f.target, &older, 1).await)?;
     }
     if !caps.mark {
-        expect(
-            "mark",
-            p.mark(&f.target, &older, ReleaseMark::Verified, "conformance")
-                .await,
-        )?;
+        expect("mark", p.mark(&f.target, &older, ReleaseMark::Verified, "conformance").await)?;
     }
     if !caps.lock {
-        expect(
-            "lock",
-            p.lock(&f.target, "conformance", Duration::from_secs(30))
-                .await
-                .map(|_| ()),
-        )?;
+        expect("lock", p.lock(&f.target, "conformance", Duration::from_secs(30)).await.map(|_| ()))?;
     }
     if p.traffic(&f.target).await? != before {
         return Err(fail(C, "an unsupported call changed traffic"));
@@ -236,25 +173,10 @@ pub async fn invalid_split_is_refused<P: Platform + ?Sized>(p: &P, f: &Fixture) 
     let before = p.traffic(&f.target).await?;
     let mut ghost = current.clone();
     ghost.revision = format!("{}-ghost-7f3a", current.revision);
-    match p
-        .set_traffic(&f.target, &TrafficSplit::all_to(&ghost))
-        .await
-    {
+    match p.set_traffic(&f.target, &TrafficSplit::all_to(&ghost)).await {
         Ok(()) => return Err(fail(C, "a split naming an unknown revision was accepted")),
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::NotFound | ErrorKind::InvalidInput | ErrorKind::PreconditionFailed
-            ) => {}
-        Err(e) => {
-            return Err(fail(
-                C,
-                format!(
-                    "expected NotFound/InvalidInput/PreconditionFailed, got {:?}",
-                    e.kind()
-                ),
-            ))
-        }
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidInput | ErrorKind::PreconditionFailed) => {}
+        Err(e) => return Err(fail(C, format!("expected NotFound/InvalidInput/PreconditionFailed, got {:?}", e.kind()))),
     }
     if p.traffic(&f.target).await? != before {
         return Err(fail(C, "the refused split changed traffic"));
@@ -262,12 +184,7 @@ pub async fn invalid_split_is_refused<P: Platform + ?Sized>(p: &P, f: &Fixture) 
     Ok(())
 }
 
-async fn wait_healthy<P: Platform + ?Sized>(
-    p: &P,
-    f: &Fixture,
-    r: &Release,
-    c: &'static str,
-) -> Result<()> {
+async fn wait_healthy<P: Platform + ?Sized>(p: &P, f: &Fixture, r: &Release, c: &'static str) -> Result<()> {
     let deadline = tokio::time::Instant::now() + f.settle_timeout;
     loop {
         let h = p.health(&f.target, r).await?;
@@ -275,13 +192,7 @@ async fn wait_healthy<P: Platform + ?Sized>(
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(fail(
-                c,
-                format!(
-                    "{} not healthy in time ({}/{} ready)",
-                    r.version, h.ready, h.desired
-                ),
-            ));
+            return Err(fail(c, format!("{} not healthy in time ({}/{} ready)", r.version, h.ready, h.desired)));
         }
         tokio::time::sleep(f.poll).await;
     }
@@ -293,28 +204,19 @@ pub async fn traffic_switch_round_trips<P: Platform + ?Sized>(p: &P, f: &Fixture
     let (current, older) = two_releases(p, f, C).await?;
     if !p.health(&f.target, &older).await?.has_ready_capacity() {
         if !p.capabilities().scale {
-            return Err(fail(
-                C,
-                "the older release needs ready capacity for this check",
-            ));
+            return Err(fail(C, "the older release needs ready capacity for this check"));
         }
-        p.scale(&f.target, &older, current.replicas.desired.max(1))
-            .await?;
+        p.scale(&f.target, &older, current.replicas.desired.max(1)).await?;
         wait_healthy(p, f, &older, C).await?;
     }
     for _ in 0..2 {
-        p.set_traffic(&f.target, &TrafficSplit::all_to(&older))
-            .await?;
+        p.set_traffic(&f.target, &TrafficSplit::all_to(&older)).await?;
     }
     let t = p.traffic(&f.target).await?;
     if !t.is_all_to(&older.revision) {
-        return Err(fail(
-            C,
-            format!("after switching to {} traffic reads {t}", older.version),
-        ));
+        return Err(fail(C, format!("after switching to {} traffic reads {t}", older.version)));
     }
-    p.set_traffic(&f.target, &TrafficSplit::all_to(&current))
-        .await?;
+    p.set_traffic(&f.target, &TrafficSplit::all_to(&current)).await?;
     if !p.traffic(&f.target).await?.is_all_to(&current.revision) {
         return Err(fail(C, "switching back did not read back"));
     }
@@ -327,13 +229,9 @@ pub async fn weighted_split_round_trips<P: Platform + ?Sized>(p: &P, f: &Fixture
     let (current, older) = two_releases(p, f, C).await?;
     if !p.health(&f.target, &older).await?.has_ready_capacity() {
         if !p.capabilities().scale {
-            return Err(fail(
-                C,
-                "the older release needs ready capacity for this check",
-            ));
+            return Err(fail(C, "the older release needs ready capacity for this check"));
         }
-        p.scale(&f.target, &older, current.replicas.desired.max(1))
-            .await?;
+        p.scale(&f.target, &older, current.replicas.desired.max(1)).await?;
         wait_healthy(p, f, &older, C).await?;
     }
     let split = TrafficSplit::shift(&current, &older, 25)?;
@@ -342,16 +240,12 @@ pub async fn weighted_split_round_trips<P: Platform + ?Sized>(p: &P, f: &Fixture
     if t.percent_for(&older.revision) != 25 || t.percent_for(&current.revision) != 75 {
         return Err(fail(C, format!("set 75/25, read back {t}")));
     }
-    p.set_traffic(&f.target, &TrafficSplit::all_to(&current))
-        .await?;
+    p.set_traffic(&f.target, &TrafficSplit::all_to(&current)).await?;
     Ok(())
 }
 
 /// Reverting to the older release makes it the serving one; reverting again is a no-op.
-pub async fn revert_makes_the_older_release_serve<P: Platform + ?Sized>(
-    p: &P,
-    f: &Fixture,
-) -> Result<()> {
+pub async fn revert_makes_the_older_release_serve<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<()> {
     const C: &str = "revert_makes_the_older_release_serve";
     let (_, older) = two_releases(p, f, C).await?;
     p.revert(&f.target, &older).await?;
@@ -363,22 +257,13 @@ pub async fn revert_makes_the_older_release_serve<P: Platform + ?Sized>(
         .find(|r| r.revision == older.revision)
         .ok_or_else(|| fail(C, "the reverted-to release disappeared"))?;
     if now.state != ReleaseState::Serving {
-        return Err(fail(
-            C,
-            format!(
-                "after revert {} is {:?}, expected serving",
-                older.version, now.state
-            ),
-        ));
+        return Err(fail(C, format!("after revert {} is {:?}, expected serving", older.version, now.state)));
     }
     Ok(())
 }
 
 /// Scaling changes the desired count and never removes the release.
-pub async fn scale_changes_capacity_and_keeps_the_release<P: Platform + ?Sized>(
-    p: &P,
-    f: &Fixture,
-) -> Result<()> {
+pub async fn scale_changes_capacity_and_keeps_the_release<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<()> {
     const C: &str = "scale_changes_capacity_and_keeps_the_release";
     let rs = p.releases(&f.target).await?;
     let t = p.traffic(&f.target).await?;
@@ -396,41 +281,20 @@ pub async fn scale_changes_capacity_and_keeps_the_release<P: Platform + ?Sized>(
     if h.desired != 0 {
         return Err(fail(C, "desired count did not become 0"));
     }
-    if !p
-        .releases(&f.target)
-        .await?
-        .iter()
-        .any(|r| r.revision == idle.revision)
-    {
-        return Err(fail(
-            C,
-            "scaling to 0 removed the release (it must only scale down)",
-        ));
+    if !p.releases(&f.target).await?.iter().any(|r| r.revision == idle.revision) {
+        return Err(fail(C, "scaling to 0 removed the release (it must only scale down)"));
     }
     Ok(())
 }
 
 /// A second holder gets a conflict naming the first; the first can renew and release.
-pub async fn lock_is_exclusive_and_names_the_holder<P: Platform + ?Sized>(
-    p: &P,
-    f: &Fixture,
-) -> Result<()> {
+pub async fn lock_is_exclusive_and_names_the_holder<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<()> {
     const C: &str = "lock_is_exclusive_and_names_the_holder";
     let ttl = Duration::from_secs(60);
     let a = p.lock(&f.target, "conformance-holder-a", ttl).await?;
     match p.lock(&f.target, "conformance-holder-b", ttl).await {
-        Err(e)
-            if e.kind() == ErrorKind::Conflict
-                && e.to_string().contains("conformance-holder-a") => {}
-        Err(e) => {
-            return Err(fail(
-                C,
-                format!(
-                    "expected a conflict naming holder a, got {:?}: {e}",
-                    e.kind()
-                ),
-            ))
-        }
+        Err(e) if e.kind() == ErrorKind::Conflict && e.to_string().contains("conformance-holder-a") => {}
+        Err(e) => return Err(fail(C, format!("expected a conflict naming holder a, got {:?}: {e}", e.kind()))),
         Ok(_) => return Err(fail(C, "a second holder took a held lock")),
     }
     let renewed = p
@@ -451,8 +315,7 @@ pub async fn lock_is_exclusive_and_names_the_holder<P: Platform + ?Sized>(
 pub async fn marks_are_persisted<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<()> {
     const C: &str = "marks_are_persisted";
     let (_, older) = two_releases(p, f, C).await?;
-    p.mark(&f.target, &older, ReleaseMark::Verified, "conformance")
-        .await?;
+    p.mark(&f.target, &older, ReleaseMark::Verified, "conformance").await?;
     let rs = p.releases(&f.target).await?;
     match rs.iter().find(|r| r.revision == older.revision) {
         Some(r) if r.mark == ReleaseMark::Verified => Ok(()),
@@ -467,10 +330,7 @@ pub async fn evidence_is_readable<P: Platform + ?Sized>(p: &P, f: &Fixture) -> R
     let (current, _) = two_releases(p, f, C).await?;
     let end = chrono::Utc::now().max(current.deployed_at.unwrap_or_default());
     let window = TimeRange::ending_at(end, Duration::from_secs(24 * 3600));
-    p.evidence(&f.target, &current, &window)
-        .await
-        .map(|_| ())
-        .map_err(|e| fail(C, e.to_string()))
+    p.evidence(&f.target, &current, &window).await.map(|_| ()).map_err(|e| fail(C, e.to_string()))
 }
 
 /// Runs every check that the platform's capabilities select, in an order that keeps the
@@ -483,9 +343,7 @@ pub async fn run_all<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<Conform
     unknown_target_is_not_found(p, f).await?;
     report.passed.push("unknown_target_is_not_found");
     traffic_names_listed_releases_with_capacity(p, f).await?;
-    report
-        .passed
-        .push("traffic_names_listed_releases_with_capacity");
+    report.passed.push("traffic_names_listed_releases_with_capacity");
     undeclared_operations_are_unsupported(p, f).await?;
     report.passed.push("undeclared_operations_are_unsupported");
     macro_rules! gated {
@@ -498,29 +356,13 @@ pub async fn run_all<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<Conform
             }
         };
     }
-    gated!(
-        caps.traffic_switch || caps.weighted_traffic,
-        "traffic_switch",
-        invalid_split_is_refused
-    );
+    gated!(caps.traffic_switch || caps.weighted_traffic, "traffic_switch", invalid_split_is_refused);
     gated!(caps.evidence, "evidence", evidence_is_readable);
     gated!(caps.mark, "mark", marks_are_persisted);
     gated!(caps.lock, "lock", lock_is_exclusive_and_names_the_holder);
-    gated!(
-        caps.traffic_switch,
-        "traffic_switch",
-        traffic_switch_round_trips
-    );
-    gated!(
-        caps.weighted_traffic,
-        "weighted_traffic",
-        weighted_split_round_trips
-    );
-    gated!(
-        caps.scale,
-        "scale",
-        scale_changes_capacity_and_keeps_the_release
-    );
+    gated!(caps.traffic_switch, "traffic_switch", traffic_switch_round_trips);
+    gated!(caps.weighted_traffic, "weighted_traffic", weighted_split_round_trips);
+    gated!(caps.scale, "scale", scale_changes_capacity_and_keeps_the_release);
     gated!(caps.revert, "revert", revert_makes_the_older_release_serve);
     Ok(report)
 }
