@@ -24,9 +24,9 @@ pub mod report;
 pub mod request;
 pub mod retry;
 pub mod sequential;
+pub mod timeline;
 #[cfg(feature = "sim")]
 pub mod sim;
-pub mod timeline;
 
 pub use analyzer::Analyzer;
 pub use check::Check;
