@@ -24,6 +24,7 @@ pub mod policy;
 pub mod report;
 pub mod request;
 pub mod retry;
+pub mod sequential;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod timeline;

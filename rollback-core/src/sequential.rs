@@ -1,0 +1,1683 @@
+//! Streaming, anytime-valid detection: decide *when* a release breaks its SLA from per-step
+//! request, error and latency counts, with a false-detection probability below `alpha` however
+//! often the verdict is read.
+//!
+//! [`detect::assess`](crate::detect::assess) compares the mean of the last minute with the SLA:
+//! it needs a full window before it can say anything, and read every step it raises false alarms
+//! far more often than once per window would suggest. [`SequentialDetector`] instead keeps a
+//! *test supermartingale* (an e-process) per SLA metric, updated at the data's native step in
+//! O(K) time (K ≈ 10–30 mixture components), and declares a breach the first time the e-value
+//! reaches `1/alpha`. Ville's inequality bounds the probability that this ever happens on a
+//! release that is within its SLA, *whatever the monitoring schedule* — checking every second
+//! costs nothing in false alarms.
+//!
+//! # The test
+//!
+//! Per metric the data are, at each step `t`, `n_t` trials and `x_t` events: requests and
+//! failed (5xx) requests for the error rate; requests and requests slower than the latency
+//! threshold for [`LatencySource::SlowCounts`]; one trial per step, an event when the step's
+//! latency quantile is above the threshold, for [`LatencySource::QuantileSamples`] (a sequential
+//! sign test).
+//!
+//! **Null hypothesis.** Given the past and `n_t`, `x_t ~ Binomial(n_t, p_t)` with `p_t ≤ p0` at
+//! every step, where `p0` is the SLA bound (error rate `max`; `1 − q` of requests may be slower
+//! than the `p(q)` latency threshold; `1/2` for the sign test). `p_t` may drift, traffic `n_t`
+//! may depend on the past arbitrarily (bursts, retries, diurnal load).
+//!
+//! **One alternative, one start.** For an alternative `p > p0` the per-step likelihood ratio is
+//!
+//! ```text
+//! LR_t(p) = (p/p0)^x_t · ((1−p)/(1−p0))^(n_t − x_t)
+//! E[LR_t(p) | past, n_t] = (p_t·p/p0 + (1−p_t)·(1−p)/(1−p0))^n_t ≤ 1   for every p_t ≤ p0
+//! ```
+//!
+//! (the base is linear in `p_t`, equals 1 at `p_t = p0` and increases with `p_t` because
+//! `p > p0`), so `M_t = Π LR_i(p)` is a non-negative supermartingale under the *composite*
+//! null. Capping a factor, `min(LR_t, e^c_t)` with `c_t` fixed before `x_t` is seen, keeps
+//! this true (see *persistence* below).
+//!
+//! **Mixture over alternatives.** We do not know how bad a bad release is, so we mix over a
+//! grid of `K` alternatives equally spaced in log-odds, `odds(p_k) = odds(p0) · 1.5^k` for
+//! `k = 1..K` (up to `p_k ≤ 0.999`, `K ≤ 32`), with weights `1/K`. A convex combination of
+//! supermartingales is one; the price of not knowing the effect is at most `ln K` nats of
+//! evidence, and an effect between two grid points loses little because neighbouring
+//! alternatives are only 1.5× apart in odds. (A conjugate beta mixture would need the
+//! regularised incomplete beta function at millions of trials for the one-sided null; the grid
+//! is exact and cheap.)
+//!
+//! **Mixture over change points.** A release that degrades an hour after the deploy must not
+//! first pay back an hour of good behaviour (the plain SPRT does: its log-evidence drifts down
+//! by ~0.04 nats per healthy request). Let `M^(j)` be the process that is 1 before step `j` and
+//! multiplies the likelihood ratios from step `j` on; each is a test supermartingale, so is
+//! `Σ_j w_j M^(j)` for weights summing to 1. We use
+//!
+//! ```text
+//! w_j = ln 2 · (1/ln(j+1) − 1/ln(j+2)),   Σ_{j≥1} w_j = 1,   Σ_{j>t} w_j = ln 2 / ln(t+2)
+//! ```
+//!
+//! (`−ln w_j ≈ ln j + 2 ln ln j`: a change after `j` steps costs that many extra nats, the
+//! unavoidable price of bounding false alarms over an unbounded horizon). The sum over all
+//! start points has an O(1) recursion per component (a weighted Shiryaev–Roberts statistic):
+//!
+//! ```text
+//! R_t(k) = LR_t(p_k) · (R_{t−1}(k) + w_t),    R_0(k) = 0
+//! E_t    = ln 2 / ln(t+2) + (1/K) Σ_k R_t(k)
+//! ```
+//!
+//! `E_t` is the e-value reported. `E_0 = 1` and `E` is a non-negative supermartingale under the
+//! null, so by **Ville's inequality** `P(∃t: E_t ≥ 1/α) ≤ α`. Steps with no trials carry no
+//! evidence and do not advance `t`. With `m` metrics under test, each gets `α/m` (Bonferroni),
+//! so the whole detector's false-detection probability is at most `α`.
+//!
+//! **Low traffic.** The e-process needs evidence by construction (2 errors in 3 requests are
+//! worth at most a few nats), and a breach is additionally never declared before
+//! `min_requests` trials (`min_samples` steps for the sign test). Both only remove rejections,
+//! so validity is untouched.
+//!
+//! **Persistence (optional).** With `persistence = D > 0`, each step's log-likelihood ratio is
+//! capped at `c_t = (ln(m/α) + ln K − ln w_t) · Δt / D`, where `Δt` is the time since the
+//! previous observation. No burst shorter than about `D` can reach the threshold on its own,
+//! however many errors it has: a two-second error blip of a healthy service, which a 60-second
+//! SLA window would average away, is not a reason to roll back. The cost is a delay of at least
+//! `D` on real breaches. `D = 0` (the default) turns the cap off.
+//!
+//! **Explanation.** Alongside the sum we keep, per component, the *max* recursion
+//! `C_t = max(C_{t−1}, ln w_t) + ln LR_t` (a CUSUM); its arg-max start is the most likely onset
+//! of the bad period, and the counts since that onset give the reported rate. The interval
+//! around it is the beta-binomial (Jeffreys prior) confidence sequence
+//!
+//! ```text
+//! { p : ln B(x + ½, n − x + ½) − ln B(½, ½) − x ln p − (n − x) ln(1 − p) < ln(1/α) }
+//! ```
+//!
+//! which is anytime-valid for a fixed start; computed over a data-chosen onset it is indicative
+//! only. A breach is CRITICAL when the interval's lower end is at or above the SLA's critical
+//! level.
+//!
+//! # Example
+//!
+//! ```
+//! use chrono::{Duration, TimeZone, Utc};
+//! use rollback_core::sequential::{DetectorConfig, DetectorState, Observation, SequentialDetector};
+//!
+//! # fn main() -> rollback_core::Result<()> {
+//! let mut detector = SequentialDetector::new(DetectorConfig {
+//!     alpha: 0.01,
+//!     ..DetectorConfig::with_error_rate(0.005)
+//! })?;
+//! let t0 = Utc.with_ymd_and_hms(2024, 1, 15, 14, 27, 0).unwrap();
+//! // 100 req/s with 0.1 % errors, then 12.4 % from 14:37.
+//! for s in 0..900 {
+//!     let errors = if s < 600 { u64::from(s % 10 == 0) } else { 12 };
+//!     detector.observe(Observation::counts(t0 + Duration::seconds(s), 100, errors))?;
+//! }
+//! let verdict = detector.verdict();
+//! assert_eq!(verdict.state, DetectorState::Breach);
+//! let since = verdict.metrics[0].since.unwrap();
+//! assert!(since >= t0 + Duration::seconds(600) && since <= t0 + Duration::seconds(602));
+//! println!("{}", verdict.explanation);
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::detect::{Assessment, Breach, FailedRequests, Reading, Verdict};
+use crate::error::{Error, Result};
+use crate::model::finding::Severity;
+use crate::model::metric::{format_percent, group_thousands, MetricKind, Quantile, Series};
+use crate::policy::{DetectionPolicy, NoDataPolicy, Sla, Threshold};
+
+/// Odds ratio between neighbouring alternatives of the mixture grid.
+const GRID_RATIO: f64 = 1.5;
+/// Most alternatives in the grid.
+const MAX_COMPONENTS: usize = 32;
+/// Largest alternative rate in the grid.
+const MAX_ALTERNATIVE: f64 = 0.999;
+
+/// Where the latency evidence comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencySource {
+    /// Per step, the number of requests slower than the threshold
+    /// ([`Observation::slow`]; e.g. from a histogram's `le` bucket). The SLA `p(q) < T` holds
+    /// exactly when at most `1 − q` of requests are slower than `T`, so this is the same
+    /// binomial test as the error rate with `p0 = 1 − q`. Preferred: it uses every request.
+    SlowCounts,
+    /// Per step, the latency quantile itself ([`Observation::latency_ms`], the shape of a
+    /// `Latency(q)` series): a sequential sign test of "the step's quantile is above the
+    /// threshold" against `p0 = 1/2`. One bit per step, so it needs a dozen or more bad steps.
+    QuantileSamples,
+}
+
+/// The latency part of the SLA under test.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySla {
+    /// Which quantile the SLA bounds (p95).
+    pub quantile: Quantile,
+    /// Its bound, in milliseconds.
+    pub threshold: Threshold,
+    /// Which observations carry the evidence.
+    pub source: LatencySource,
+}
+
+/// How the detector decides. Validated by [`SequentialDetector::new`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorConfig {
+    /// Bound on the probability of ever declaring a breach of a release that is within its
+    /// SLA, over the whole (unbounded) watch, in (0, 0.5]. Default 0.01.
+    pub alpha: f64,
+    /// The error-rate SLA (ratio): `max` is the tested rate `p0`; a breach whose confidence
+    /// interval lies at or above `critical` is CRITICAL.
+    pub error_rate: Threshold,
+    /// The latency SLA, if latency is tested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencySla>,
+    /// No breach is declared before this many requests (default 50).
+    pub min_requests: u64,
+    /// No latency breach from quantile samples before this many steps (default 5).
+    pub min_samples: u64,
+    /// Shortest bad period that may cause a breach on its own (0 = off, the default). See the
+    /// module documentation.
+    #[serde(with = "humantime_serde")]
+    pub persistence: Duration,
+    /// The data's native step (default 10 s): the span of the first observation when
+    /// `persistence` is on.
+    #[serde(with = "humantime_serde")]
+    pub step: Duration,
+    /// A metric whose last data is older than this (at [`SequentialDetector::verdict_at`]) has
+    /// no data (default 2 min).
+    #[serde(with = "humantime_serde")]
+    pub stale_after: Duration,
+    /// What missing data means (default: fail closed).
+    pub no_data: NoDataPolicy,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            alpha: 0.01,
+            error_rate: Threshold::new(0.005, Some(0.05)),
+            latency: None,
+            min_requests: 50,
+            min_samples: 5,
+            persistence: Duration::ZERO,
+            step: Duration::from_secs(10),
+            stale_after: Duration::from_secs(120),
+            no_data: NoDataPolicy::Fail,
+        }
+    }
+}
+
+impl DetectorConfig {
+    /// The defaults with an error-rate SLA of `max` (a ratio, `0.005` = 0.5 %) and no critical
+    /// level.
+    pub fn with_error_rate(max: f64) -> Self {
+        DetectorConfig {
+            error_rate: Threshold::new(max, None),
+            ..DetectorConfig::default()
+        }
+    }
+
+    /// The configuration matching an environment's SLA and the detection policy: error rate
+    /// and p95 latency (from quantile samples, the shape metrics sources return), the SLA's
+    /// `min_requests`, the policy's step and no-data rule.
+    pub fn from_sla(sla: &Sla, policy: &DetectionPolicy) -> Self {
+        DetectorConfig {
+            error_rate: sla.error_rate,
+            latency: Some(LatencySla {
+                quantile: Quantile::P95,
+                threshold: sla.latency_p95_ms,
+                source: LatencySource::QuantileSamples,
+            }),
+            min_requests: sla.min_requests,
+            step: policy.step,
+            no_data: policy.no_data,
+            ..DetectorConfig::default()
+        }
+    }
+
+    /// Checks every field; the error names the field, its value and what is accepted.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.alpha > 0.0 && self.alpha <= 0.5) {
+            return Err(Error::invalid_input(format!(
+                "detector alpha = {}: expected a probability in (0, 0.5], e.g. 0.01",
+                self.alpha
+            )));
+        }
+        let p0 = self.error_rate.max;
+        if !(p0 > 0.0 && p0 < 1.0) {
+            return Err(Error::invalid_input(format!(
+                "detector error_rate.max = {p0}: expected a ratio in (0, 1), e.g. 0.005 for 0.5 %"
+            )));
+        }
+        if self
+            .error_rate
+            .critical
+            .is_some_and(|c| !(c.is_finite() && c >= p0))
+        {
+            return Err(Error::invalid_input(format!(
+                "detector error_rate.critical = {:?}: expected a ratio at least max ({p0})",
+                self.error_rate.critical
+            )));
+        }
+        if let Some(l) = &self.latency {
+            let t = l.threshold;
+            if !(t.max.is_finite() && t.max > 0.0) || t.critical.is_some_and(|c| c < t.max) {
+                return Err(Error::invalid_input(format!(
+                    "detector latency threshold: max must be a positive number of ms and critical (if set) at least max; got max = {}, critical = {:?}",
+                    t.max, t.critical
+                )));
+            }
+        }
+        if self.step.is_zero() {
+            return Err(Error::invalid_input(
+                "detector step must be greater than zero (the data's resolution, e.g. 10s)",
+            ));
+        }
+        if self.stale_after.is_zero() {
+            return Err(Error::invalid_input(
+                "detector stale_after must be greater than zero (e.g. 2m)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn tests(&self) -> usize {
+        1 + usize::from(self.latency.is_some())
+    }
+}
+
+/// One step of data for the release under watch.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// When (the step's timestamp, as the metrics source labels it).
+    pub at: DateTime<Utc>,
+    /// Requests in the step.
+    pub requests: u64,
+    /// Failed (5xx) requests in the step; at most `requests`.
+    pub errors: u64,
+    /// Requests slower than the latency threshold, if known; at most `requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow: Option<u64>,
+    /// The step's latency quantile in ms, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+}
+
+impl Observation {
+    /// A step with request and error counts only.
+    pub fn counts(at: DateTime<Utc>, requests: u64, errors: u64) -> Self {
+        Observation {
+            at,
+            requests,
+            errors,
+            slow: None,
+            latency_ms: None,
+        }
+    }
+
+    /// Adds the number of requests slower than the latency threshold.
+    pub fn with_slow(mut self, slow: u64) -> Self {
+        self.slow = Some(slow);
+        self
+    }
+
+    /// Adds the step's latency quantile (ms).
+    pub fn with_latency_ms(mut self, ms: f64) -> Self {
+        self.latency_ms = Some(ms);
+        self
+    }
+
+    /// Turns a `StatusCodes` answer (one series per `code` label, responses per step) and,
+    /// optionally, a `Latency(q)` answer into observations in time order. Series of one code
+    /// (per instance) are summed; 5xx codes count as errors; fractional counts (PromQL
+    /// `increase()`) are rounded; non-finite samples are skipped. A latency sample at a time
+    /// with no status counts is ignored.
+    pub fn from_series(status: &[Series], latency: Option<&[Series]>) -> Result<Vec<Observation>> {
+        let mut steps: std::collections::BTreeMap<DateTime<Utc>, (f64, f64)> =
+            std::collections::BTreeMap::new();
+        for s in status {
+            let Some(code) = s.labels.get("code") else {
+                return Err(Error::invalid_input(format!(
+                    "status-code series without a `code` label (labels: {:?}): expected one series per HTTP status code, as a `StatusCodes` query returns",
+                    s.labels
+                )));
+            };
+            let code: u16 = match code.parse() {
+                Ok(c) if (100..=599).contains(&c) => c,
+                _ => {
+                    return Err(Error::invalid_input(format!(
+                        "status-code series labelled code = {code:?}: expected an HTTP status code 100-599"
+                    )))
+                }
+            };
+            for p in s.samples.iter().filter(|p| p.value.is_finite()) {
+                if p.value < 0.0 {
+                    return Err(Error::invalid_input(format!(
+                        "status code {code} has {} responses at {}: expected a count of at least 0",
+                        p.value, p.at
+                    )));
+                }
+                let e = steps.entry(p.at).or_insert((0.0, 0.0));
+                e.0 += p.value;
+                if code >= 500 {
+                    e.1 += p.value;
+                }
+            }
+        }
+        let mut lat: std::collections::BTreeMap<DateTime<Utc>, (f64, u32)> =
+            std::collections::BTreeMap::new();
+        for s in latency.unwrap_or(&[]) {
+            for p in s.samples.iter().filter(|p| p.value.is_finite()) {
+                let e = lat.entry(p.at).or_insert((0.0, 0));
+                e.0 += p.value;
+                e.1 += 1;
+            }
+        }
+        Ok(steps
+            .into_iter()
+            .map(|(at, (req, err))| {
+                let requests = req.round() as u64;
+                let mut o = Observation::counts(at, requests, (err.round() as u64).min(requests));
+                if let Some((sum, n)) = lat.get(&at) {
+                    o.latency_ms = Some(sum / f64::from(*n));
+                }
+                o
+            })
+            .collect())
+    }
+}
+
+/// The detector's conclusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorState {
+    /// Enough data and no evidence of a breach so far.
+    Healthy,
+    /// The SLA is broken (or data is missing and the no-data policy fails closed).
+    Breach,
+    /// Not enough data to tell yet (low traffic, or missing data under the `inconclusive`
+    /// policy). Keep watching.
+    Inconclusive,
+}
+
+impl fmt::Display for DetectorState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DetectorState::Healthy => "healthy",
+            DetectorState::Breach => "breach",
+            DetectorState::Inconclusive => "inconclusive",
+        })
+    }
+}
+
+/// Which sequential test produced a metric's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestKind {
+    /// Failed requests against the SLA error rate.
+    ErrorRate,
+    /// Requests slower than the latency threshold against `1 − q`.
+    SlowFraction,
+    /// Steps whose latency quantile is above the threshold, against 1/2.
+    LatencySign,
+}
+
+/// A rate estimate with its anytime-valid interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateEstimate {
+    /// Events / trials.
+    pub rate: f64,
+    /// Lower end of the confidence sequence at the test's level.
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+    /// Events counted.
+    pub events: u64,
+    /// Trials counted.
+    pub trials: u64,
+    /// First step counted.
+    pub from: DateTime<Utc>,
+}
+
+/// One metric's verdict and the evidence behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricVerdict {
+    /// Which metric (`ErrorRate`, `Latency(p95)`).
+    pub metric: MetricKind,
+    /// Which test.
+    pub test: TestKind,
+    /// Healthy, breach or inconclusive.
+    pub state: DetectorState,
+    /// The SLA bound of the metric (ratio for the error rate, ms for latency).
+    pub threshold: f64,
+    /// The rate the test compares against (`p0`).
+    pub null_rate: f64,
+    /// The estimated rate: since the onset on a breach, over all data otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<RateEstimate>,
+    /// The last latency quantile seen (ms), for latency tests fed with samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_value: Option<f64>,
+    /// The current e-value.
+    pub e_value: f64,
+    /// The e-value at which a breach is declared (`m/alpha`).
+    pub e_threshold: f64,
+    /// When the evidence first crossed the threshold (the decision time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// The most likely start of the bad period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onset: Option<DateTime<Utc>>,
+    /// HIGH or CRITICAL on a breach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    /// Trials seen over the whole watch.
+    pub total_trials: u64,
+    /// One line: which metric, what value, against what, since when.
+    pub explanation: String,
+}
+
+/// The detector's verdict over all metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectorVerdict {
+    /// Breach if any metric breached (or has no data under the `fail` policy); else
+    /// inconclusive if any is; else healthy.
+    pub state: DetectorState,
+    /// Per metric, breaches first.
+    pub metrics: Vec<MetricVerdict>,
+    /// The time of the verdict (the last observation, or the time asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    /// The metrics' explanations, breaches first, joined by `; `.
+    pub explanation: String,
+}
+
+impl DetectorVerdict {
+    /// The breaching metrics.
+    pub fn breaches(&self) -> impl Iterator<Item = &MetricVerdict> {
+        self.metrics
+            .iter()
+            .filter(|m| m.state == DetectorState::Breach)
+    }
+
+    /// The most severe breach, if any.
+    pub fn worst(&self) -> Option<Severity> {
+        self.breaches().filter_map(|m| m.severity).max()
+    }
+
+    /// The verdict in the shape of the detect stage's [`Assessment`], so the orchestrator can
+    /// report, gate and explain it like a window assessment. Values are the estimates (error
+    /// rate as a ratio; latency as the last quantile sample, or the slow fraction under
+    /// `Custom("slow_fraction")` for slow counts).
+    pub fn to_assessment(&self) -> Assessment {
+        let mut readings = Vec::new();
+        let mut breaches = Vec::new();
+        let mut no_data = Vec::new();
+        for m in &self.metrics {
+            let (metric, value, threshold) = match m.test {
+                TestKind::ErrorRate => (m.metric.clone(), m.estimate.map(|e| e.rate), m.threshold),
+                TestKind::LatencySign => (m.metric.clone(), m.last_value, m.threshold),
+                TestKind::SlowFraction => (
+                    MetricKind::Custom("slow_fraction".into()),
+                    m.estimate.map(|e| e.rate),
+                    m.null_rate,
+                ),
+            };
+            readings.push(Reading {
+                metric: metric.clone(),
+                value,
+                threshold,
+            });
+            if m.total_trials == 0 {
+                no_data.push(metric.clone());
+            }
+            if m.state == DetectorState::Breach {
+                breaches.push(Breach {
+                    metric,
+                    value,
+                    threshold,
+                    severity: m.severity.unwrap_or(Severity::High),
+                    since: m.onset.or(m.since),
+                });
+            }
+        }
+        breaches.sort_by_key(|b| std::cmp::Reverse(b.severity));
+        let failed_requests = self
+            .metrics
+            .iter()
+            .find(|m| m.test == TestKind::ErrorRate)
+            .and_then(|m| m.estimate)
+            .map(|e| FailedRequests {
+                total_requests: e.trials,
+                failed: e.events,
+                by_status: Vec::new(),
+            });
+        Assessment {
+            verdict: match self.state {
+                DetectorState::Healthy => Verdict::Healthy,
+                DetectorState::Breach => Verdict::Violation,
+                DetectorState::Inconclusive => Verdict::Inconclusive,
+            },
+            readings,
+            breaches,
+            no_data,
+            failed_requests,
+        }
+    }
+}
+
+/// The streaming detector: feed it [`Observation`]s in time order, read
+/// [`verdict`](Self::verdict) whenever you like.
+#[derive(Debug, Clone)]
+pub struct SequentialDetector {
+    config: DetectorConfig,
+    error: RateTest,
+    latency: Option<RateTest>,
+    last_at: Option<DateTime<Utc>>,
+    last_latency: Option<f64>,
+}
+
+impl SequentialDetector {
+    /// A detector with a validated configuration.
+    pub fn new(config: DetectorConfig) -> Result<Self> {
+        config.validate()?;
+        let alpha = config.alpha / config.tests() as f64;
+        let error = RateTest::new(config.error_rate.max, alpha, config.min_requests);
+        let latency = config.latency.map(|l| match l.source {
+            LatencySource::SlowCounts => {
+                RateTest::new(1.0 - l.quantile.as_fraction(), alpha, config.min_requests)
+            }
+            LatencySource::QuantileSamples => RateTest::new(0.5, alpha, config.min_samples),
+        });
+        Ok(SequentialDetector {
+            config,
+            error,
+            latency,
+            last_at: None,
+            last_latency: None,
+        })
+    }
+
+    /// A detector fed with a `StatusCodes` answer (and optionally a `Latency(q)` answer), as
+    /// [`Observation::from_series`] reads them.
+    pub fn from_series(
+        config: DetectorConfig,
+        status: &[Series],
+        latency: Option<&[Series]>,
+    ) -> Result<Self> {
+        let mut d = SequentialDetector::new(config)?;
+        d.observe_series(status, latency)?;
+        Ok(d)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
+    /// The time of the last observation.
+    pub fn last_observed(&self) -> Option<DateTime<Utc>> {
+        self.last_at
+    }
+
+    /// Feeds the steps of a (possibly overlapping) query answer that are newer than the last
+    /// observation, so a poll loop can re-query a sliding window each tick. Returns how many
+    /// steps were new.
+    pub fn observe_series(
+        &mut self,
+        status: &[Series],
+        latency: Option<&[Series]>,
+    ) -> Result<usize> {
+        let obs = Observation::from_series(status, latency)?;
+        let mut n = 0;
+        for o in obs {
+            if self.last_at.is_some_and(|l| o.at <= l) {
+                continue;
+            }
+            self.observe(o)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Feeds one step. Steps must come in strictly increasing time; counts must be consistent
+    /// (`errors` and `slow` at most `requests`, latency finite and non-negative). A rejected
+    /// observation changes nothing.
+    pub fn observe(&mut self, o: Observation) -> Result<()> {
+        if let Some(last) = self.last_at {
+            if o.at <= last {
+                return Err(Error::invalid_input(format!(
+                    "observation at {} is not after the previous one at {last}: expected steps in strictly increasing time",
+                    o.at
+                )));
+            }
+        }
+        if o.errors > o.requests {
+            return Err(Error::invalid_input(format!(
+                "observation at {}: {} errors out of {} requests; expected errors <= requests",
+                o.at, o.errors, o.requests
+            )));
+        }
+        if let Some(slow) = o.slow {
+            if slow > o.requests {
+                return Err(Error::invalid_input(format!(
+                    "observation at {}: {slow} slow requests out of {}; expected slow <= requests",
+                    o.at, o.requests
+                )));
+            }
+        }
+        if let Some(ms) = o.latency_ms {
+            if !(ms.is_finite() && ms >= 0.0) {
+                return Err(Error::invalid_input(format!(
+                    "observation at {}: latency {ms} ms; expected a finite, non-negative number",
+                    o.at
+                )));
+            }
+        }
+        let dt = match self.last_at {
+            Some(last) => (o.at - last).to_std().unwrap_or(self.config.step),
+            None => self.config.step,
+        };
+        let persistence = self.config.persistence;
+        let cap = |t: &RateTest| -> Option<f64> {
+            if persistence.is_zero() {
+                None
+            } else {
+                Some(t.full_threshold() * dt.as_secs_f64() / persistence.as_secs_f64())
+            }
+        };
+        let c = cap(&self.error);
+        self.error.update(o.at, o.requests, o.errors, c);
+        if let (Some(test), Some(l)) = (self.latency.as_mut(), self.config.latency) {
+            let c = if persistence.is_zero() {
+                None
+            } else {
+                Some(test.full_threshold() * dt.as_secs_f64() / persistence.as_secs_f64())
+            };
+            match l.source {
+                LatencySource::SlowCounts => {
+                    if let Some(slow) = o.slow {
+                        test.update(o.at, o.requests, slow, c);
+                    }
+                }
+                LatencySource::QuantileSamples => {
+                    if let Some(ms) = o.latency_ms {
+                        test.update(o.at, 1, u64::from(ms >= l.threshold.max), c);
+                        self.last_latency = Some(ms);
+                    }
+                }
+            }
+        }
+        self.last_at = Some(o.at);
+        Ok(())
+    }
+
+    /// Whether a breach has been declared (cheap; no verdict built).
+    pub fn breached(&self) -> bool {
+        self.error.crossing.is_some() || self.latency.as_ref().is_some_and(|t| t.crossing.is_some())
+    }
+
+    /// The verdict as of the last observation.
+    pub fn verdict(&self) -> DetectorVerdict {
+        self.build(self.last_at)
+    }
+
+    /// The verdict at `now`: metrics whose last data is older than `stale_after` count as
+    /// having no data (a breach already declared stays declared).
+    pub fn verdict_at(&self, now: DateTime<Utc>) -> DetectorVerdict {
+        self.build(Some(now))
+    }
+
+    fn build(&self, now: Option<DateTime<Utc>>) -> DetectorVerdict {
+        let mut metrics = vec![self.metric_verdict(
+            &self.error,
+            MetricKind::ErrorRate,
+            TestKind::ErrorRate,
+            self.config.error_rate,
+            now,
+        )];
+        if let (Some(test), Some(l)) = (&self.latency, &self.config.latency) {
+            let kind = match l.source {
+                LatencySource::SlowCounts => TestKind::SlowFraction,
+                LatencySource::QuantileSamples => TestKind::LatencySign,
+            };
+            metrics.push(self.metric_verdict(
+                test,
+                MetricKind::Latency(l.quantile),
+                kind,
+                l.threshold,
+                now,
+            ));
+        }
+        metrics.sort_by_key(|m| match m.state {
+            DetectorState::Breach => 0,
+            DetectorState::Inconclusive => 1,
+            DetectorState::Healthy => 2,
+        });
+        let state = if metrics.iter().any(|m| m.state == DetectorState::Breach) {
+            DetectorState::Breach
+        } else if metrics
+            .iter()
+            .any(|m| m.state == DetectorState::Inconclusive)
+        {
+            DetectorState::Inconclusive
+        } else {
+            DetectorState::Healthy
+        };
+        let explanation = metrics
+            .iter()
+            .map(|m| m.explanation.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        DetectorVerdict {
+            state,
+            metrics,
+            at: now,
+            explanation,
+        }
+    }
+
+    fn metric_verdict(
+        &self,
+        t: &RateTest,
+        metric: MetricKind,
+        test: TestKind,
+        sla: Threshold,
+        now: Option<DateTime<Utc>>,
+    ) -> MetricVerdict {
+        let fmt_rate = |v: f64| format_percent(v * 100.0);
+        let fmt_sla = |v: f64| match test {
+            TestKind::ErrorRate => fmt_rate(v),
+            _ => metric.format_value(v),
+        };
+        let what = match test {
+            TestKind::ErrorRate => format!("{metric}"),
+            TestKind::SlowFraction => format!("{metric}: requests over {}", fmt_sla(sla.max)),
+            TestKind::LatencySign => format!("{metric}: steps over {}", fmt_sla(sla.max)),
+        };
+        let unit = match test {
+            TestKind::LatencySign => "steps",
+            _ => "requests",
+        };
+        let stale = now
+            .zip(t.last_at)
+            .and_then(|(n, l)| (n - l).to_std().ok())
+            .is_some_and(|age| age > self.config.stale_after);
+        let e_threshold = 1.0 / t.alpha;
+        let mut v = MetricVerdict {
+            metric: metric.clone(),
+            test,
+            state: DetectorState::Healthy,
+            threshold: sla.max,
+            null_rate: t.p0,
+            estimate: None,
+            last_value: if test == TestKind::LatencySign {
+                self.last_latency
+            } else {
+                None
+            },
+            e_value: t.log_e.exp(),
+            e_threshold,
+            since: None,
+            onset: None,
+            severity: None,
+            total_trials: t.trials,
+            explanation: String::new(),
+        };
+        let sla_text = match test {
+            TestKind::ErrorRate => format!("SLA < {}", fmt_sla(sla.max)),
+            _ => format!(
+                "SLA {} < {} (at most {} over)",
+                metric,
+                fmt_sla(sla.max),
+                fmt_rate(t.p0)
+            ),
+        };
+        if let Some(c) = &t.crossing {
+            let comp = &t.comps[c.component];
+            let est = comp
+                .onset
+                .map(|from| t.estimate(comp.seg_events, comp.seg_trials, from));
+            v.state = DetectorState::Breach;
+            v.estimate = est;
+            v.since = Some(c.at);
+            v.onset = comp.onset;
+            v.severity = Some(match (est, sla.critical) {
+                (Some(e), Some(crit)) if test != TestKind::LatencySign && e.low >= crit => {
+                    Severity::Critical
+                }
+                (_, Some(crit)) if test == TestKind::LatencySign => {
+                    if self.last_latency.is_some_and(|l| l >= crit) {
+                        Severity::Critical
+                    } else {
+                        Severity::High
+                    }
+                }
+                _ => Severity::High,
+            });
+            let value = est.map_or_else(
+                || "?".to_string(),
+                |e| {
+                    format!(
+                        "{} [{}, {}] ({} of {} {unit})",
+                        fmt_rate(e.rate),
+                        fmt_rate(e.low),
+                        fmt_rate(e.high),
+                        group_thousands(e.events as i64),
+                        group_thousands(e.trials as i64)
+                    )
+                },
+            );
+            v.explanation = format!(
+                "{} {what}: {value} {sla_text} since {}{}: e-value {} >= {} (alpha {})",
+                v.severity.unwrap_or(Severity::High),
+                c.at.format("%H:%M:%S"),
+                comp.onset
+                    .map(|o| format!(" (onset {})", o.format("%H:%M:%S")))
+                    .unwrap_or_default(),
+                fmt_e(c.e_value),
+                fmt_e(e_threshold),
+                t.alpha
+            );
+            return v;
+        }
+        if t.trials == 0 || stale {
+            let why = if t.trials == 0 {
+                "no data".to_string()
+            } else {
+                format!(
+                    "no data since {}",
+                    t.last_at
+                        .map(|l| l.format("%H:%M:%S").to_string())
+                        .unwrap_or_default()
+                )
+            };
+            v.state = match self.config.no_data {
+                NoDataPolicy::Fail => DetectorState::Breach,
+                NoDataPolicy::Inconclusive => DetectorState::Inconclusive,
+                NoDataPolicy::Pass => DetectorState::Healthy,
+            };
+            if v.state == DetectorState::Breach {
+                v.severity = Some(Severity::High);
+            }
+            v.explanation = format!(
+                "{what}: {why} ({sla_text}; no-data policy {:?} makes it {})",
+                self.config.no_data, v.state
+            );
+            return v;
+        }
+        let from = t.first_at.unwrap_or_default();
+        let est = t.estimate(t.events, t.trials, from);
+        v.estimate = Some(est);
+        if t.trials < t.min_trials {
+            v.state = DetectorState::Inconclusive;
+            v.explanation = format!(
+                "{what}: {} of {} {unit}, fewer than the {} needed for a verdict ({sla_text})",
+                group_thousands(t.events as i64),
+                group_thousands(t.trials as i64),
+                t.min_trials
+            );
+            return v;
+        }
+        v.explanation = format!(
+            "{what}: {} [{}, {}] over {} {unit} {sla_text}: no evidence of a breach (e-value {} < {})",
+            fmt_rate(est.rate),
+            fmt_rate(est.low),
+            fmt_rate(est.high),
+            group_thousands(est.trials as i64),
+            fmt_e(v.e_value),
+            fmt_e(e_threshold)
+        );
+        v
+    }
+}
+
+fn fmt_e(e: f64) -> String {
+    if e >= 1e4 || (e > 0.0 && e < 1e-2) {
+        format!("{e:.2e}")
+    } else {
+        format!("{e:.2}")
+    }
+}
+
+/// When and how strongly the evidence first crossed `1/alpha`.
+#[derive(Debug, Clone, Copy)]
+struct Crossing {
+    at: DateTime<Utc>,
+    e_value: f64,
+    /// The component with the most evidence at the crossing.
+    component: usize,
+}
+
+/// One alternative `p_k` of the mixture, with its Shiryaev–Roberts and CUSUM recursions.
+#[derive(Debug, Clone)]
+struct Component {
+    /// `ln(p_k / p0)`.
+    a: f64,
+    /// `ln((1 − p_k) / (1 − p0))`.
+    b: f64,
+    /// `ln R_t(k)`.
+    log_sr: f64,
+    /// `ln C_t(k)` (max over starts).
+    log_cusum: f64,
+    /// Start of the arg-max segment.
+    onset: Option<DateTime<Utc>>,
+    seg_events: u64,
+    seg_trials: u64,
+}
+
+/// The one-sided binomial e-process with mixtures over alternatives and change points.
+#[derive(Debug, Clone)]
+struct RateTest {
+    p0: f64,
+    alpha: f64,
+    log_threshold: f64,
+    min_trials: u64,
+    comps: Vec<Component>,
+    ln_k: f64,
+    /// Steps with at least one trial (the change-point index).
+    steps: u64,
+    trials: u64,
+    events: u64,
+    first_at: Option<DateTime<Utc>>,
+    last_at: Option<DateTime<Utc>>,
+    /// `ln E_t`.
+    log_e: f64,
+    crossing: Option<Crossing>,
+}
+
+impl RateTest {
+    fn new(p0: f64, alpha: f64, min_trials: u64) -> Self {
+        let odds0 = p0 / (1.0 - p0);
+        let mut comps = Vec::new();
+        for k in 1..=MAX_COMPONENTS {
+            let odds = odds0 * GRID_RATIO.powi(k as i32);
+            let p = odds / (1.0 + odds);
+            if p > MAX_ALTERNATIVE {
+                break;
+            }
+            comps.push(Component {
+                a: (p / p0).ln(),
+                b: ((1.0 - p) / (1.0 - p0)).ln(),
+                log_sr: f64::NEG_INFINITY,
+                log_cusum: f64::NEG_INFINITY,
+                onset: None,
+                seg_events: 0,
+                seg_trials: 0,
+            });
+        }
+        if comps.is_empty() {
+            // p0 so close to 1 that no grid point fits: one alternative halfway to 1.
+            let p = (p0 + 1.0) / 2.0;
+            comps.push(Component {
+                a: (p / p0).ln(),
+                b: ((1.0 - p) / (1.0 - p0)).ln(),
+                log_sr: f64::NEG_INFINITY,
+                log_cusum: f64::NEG_INFINITY,
+                onset: None,
+                seg_events: 0,
+                seg_trials: 0,
+            });
+        }
+        let ln_k = (comps.len() as f64).ln();
+        RateTest {
+            p0,
+            alpha,
+            log_threshold: (1.0 / alpha).ln(),
+            min_trials,
+            comps,
+            ln_k,
+            steps: 0,
+            trials: 0,
+            events: 0,
+            first_at: None,
+            last_at: None,
+            log_e: 0.0,
+            crossing: None,
+        }
+    }
+
+    /// The evidence (nats) a single start at the next step needs: `ln(1/α) + ln K − ln w`.
+    fn full_threshold(&self) -> f64 {
+        self.log_threshold + self.ln_k - ln_weight(self.steps + 1)
+    }
+
+    fn update(&mut self, at: DateTime<Utc>, n: u64, x: u64, cap: Option<f64>) {
+        self.last_at = Some(at);
+        if n == 0 {
+            return;
+        }
+        self.first_at.get_or_insert(at);
+        self.steps += 1;
+        self.trials += n;
+        self.events += x;
+        let ln_w = ln_weight(self.steps);
+        let (xf, ff) = (x as f64, (n - x) as f64);
+        let mut best = (f64::NEG_INFINITY, 0);
+        for (i, c) in self.comps.iter_mut().enumerate() {
+            let mut l = xf * c.a + ff * c.b;
+            if let Some(cap) = cap {
+                l = l.min(cap);
+            }
+            c.log_sr = log_add_exp(c.log_sr, ln_w) + l;
+            if ln_w > c.log_cusum {
+                c.log_cusum = ln_w;
+                c.onset = Some(at);
+                c.seg_events = 0;
+                c.seg_trials = 0;
+            }
+            c.log_cusum += l;
+            c.seg_events += x;
+            c.seg_trials += n;
+            if c.log_sr > best.0 {
+                best = (c.log_sr, i);
+            }
+        }
+        let log_mix = log_sum_exp(self.comps.iter().map(|c| c.log_sr)) - self.ln_k;
+        self.log_e = log_add_exp(ln_tail(self.steps), log_mix);
+        if self.crossing.is_none()
+            && self.log_e >= self.log_threshold
+            && self.trials >= self.min_trials
+        {
+            self.crossing = Some(Crossing {
+                at,
+                e_value: self.log_e.exp(),
+                component: best.1,
+            });
+        }
+    }
+
+    fn estimate(&self, events: u64, trials: u64, from: DateTime<Utc>) -> RateEstimate {
+        let (low, high) = confidence_sequence(events, trials, self.alpha);
+        RateEstimate {
+            rate: if trials == 0 {
+                0.0
+            } else {
+                events as f64 / trials as f64
+            },
+            low,
+            high,
+            events,
+            trials,
+            from,
+        }
+    }
+}
+
+/// `ln w_j`, `w_j = ln 2 · (1/ln(j+1) − 1/ln(j+2))`, computed without cancellation.
+fn ln_weight(j: u64) -> f64 {
+    let j = j as f64;
+    let a = (j + 1.0).ln();
+    let b = (j + 2.0).ln();
+    std::f64::consts::LN_2.ln() + (1.0 / (j + 1.0)).ln_1p().ln() - a.ln() - b.ln()
+}
+
+/// `ln Σ_{j>t} w_j = ln(ln 2 / ln(t+2))`.
+fn ln_tail(t: u64) -> f64 {
+    std::f64::consts::LN_2.ln() - ((t as f64) + 2.0).ln().ln()
+}
+
+fn log_add_exp(a: f64, b: f64) -> f64 {
+    let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
+    if lo == f64::NEG_INFINITY {
+        hi
+    } else {
+        hi + (lo - hi).exp().ln_1p()
+    }
+}
+
+fn log_sum_exp(xs: impl Iterator<Item = f64> + Clone) -> f64 {
+    let m = xs.clone().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + xs.map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// `ln Γ(x)` for `x > 0`: Stirling's series after shifting `x` above 10.
+fn ln_gamma(mut x: f64) -> f64 {
+    let mut shift = 0.0;
+    while x < 10.0 {
+        shift -= x.ln();
+        x += 1.0;
+    }
+    let x2 = x * x;
+    let series = 1.0 / (12.0 * x) - 1.0 / (360.0 * x * x2) + 1.0 / (1260.0 * x * x2 * x2)
+        - 1.0 / (1680.0 * x * x2 * x2 * x2);
+    shift + (x - 0.5) * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI).ln() + series
+}
+
+fn ln_beta(a: f64, b: f64) -> f64 {
+    ln_gamma(a) + ln_gamma(b) - ln_gamma(a + b)
+}
+
+/// The beta-binomial (Jeffreys) confidence sequence for a rate after `x` events in `n` trials:
+/// `{p : ln B(x+½, n−x+½) − ln B(½,½) − x ln p − (n−x) ln(1−p) < ln(1/α)}`.
+fn confidence_sequence(x: u64, n: u64, alpha: f64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (xf, ff) = (x as f64, (n - x) as f64);
+    let c = ln_beta(xf + 0.5, ff + 0.5) - ln_beta(0.5, 0.5) + alpha.ln();
+    // Inside the set iff g(p) = x ln p + (n−x) ln(1−p) > c; g is concave, maximal at x/n.
+    let g = |p: f64| {
+        let mut v = 0.0;
+        if x > 0 {
+            v += xf * p.ln();
+        }
+        if x < n {
+            v += ff * (1.0 - p).ln();
+        }
+        v
+    };
+    let mle = xf / n as f64;
+    let bisect = |mut inside: f64, mut outside: f64| {
+        for _ in 0..100 {
+            let mid = 0.5 * (inside + outside);
+            if g(mid) > c {
+                inside = mid;
+            } else {
+                outside = mid;
+            }
+        }
+        inside
+    };
+    let low = if x == 0 { 0.0 } else { bisect(mle, 0.0) };
+    let high = if x == n { 1.0 } else { bisect(mle, 1.0) };
+    (low, high)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::metric::Sample;
+
+    /// SplitMix64: a tiny deterministic generator for simulated streams.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn uniform(&mut self) -> f64 {
+            ((self.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+        /// Binomial(n, p) by geometric skips: O(n·p + 1).
+        fn binomial(&mut self, n: u64, p: f64) -> u64 {
+            if p <= 0.0 {
+                return 0;
+            }
+            let lq = (1.0 - p).ln();
+            let (mut i, mut x) = (0u64, 0u64);
+            loop {
+                let skip = (self.uniform().ln() / lq).floor();
+                if skip >= (n - i) as f64 {
+                    return x;
+                }
+                i += skip as u64 + 1;
+                x += 1;
+                if i >= n {
+                    return x;
+                }
+            }
+        }
+    }
+
+    fn t0() -> DateTime<Utc> {
+        "2024-01-15T14:27:00Z".parse().unwrap()
+    }
+
+    fn at(s: i64) -> DateTime<Utc> {
+        t0() + chrono::Duration::seconds(s)
+    }
+
+    fn config(alpha: f64, p0: f64) -> DetectorConfig {
+        DetectorConfig {
+            alpha,
+            min_requests: 0,
+            ..DetectorConfig::with_error_rate(p0)
+        }
+    }
+
+    /// Runs `streams` seeded streams of `steps` steps; `rate(seed, step)` is the true error
+    /// rate and requests per step vary in 5..=25. Returns the step of detection per stream.
+    fn simulate(
+        cfg: &DetectorConfig,
+        streams: u64,
+        steps: i64,
+        rate: impl Fn(u64, i64) -> f64,
+    ) -> Vec<Option<i64>> {
+        (0..streams)
+            .map(|seed| {
+                let mut rng = Rng(seed.wrapping_mul(0xA076_1D64_78BD_642F) ^ 0x5EED);
+                let mut d = SequentialDetector::new(cfg.clone()).unwrap();
+                for s in 0..steps {
+                    let n = 5 + rng.next_u64() % 21;
+                    let x = rng.binomial(n, rate(seed, s));
+                    d.observe(Observation::counts(at(s), n, x)).unwrap();
+                    if d.breached() {
+                        return Some(s);
+                    }
+                }
+                None
+            })
+            .collect()
+    }
+
+    #[test]
+    fn false_detection_rate_at_the_sla_boundary_stays_below_alpha_under_continuous_monitoring() {
+        // 2,000 streams of 2,000 steps at exactly p = p0, checked at every step. A fixed-n test
+        // repeated at every step would fire on most of them.
+        let (alpha, streams) = (0.05, 2000u64);
+        let hits = simulate(&config(alpha, 0.01), streams, 2000, |_, _| 0.01)
+            .iter()
+            .filter(|d| d.is_some())
+            .count();
+        let rate = hits as f64 / streams as f64;
+        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
+        assert!(rate <= alpha + slack, "false detections {hits}/{streams}");
+    }
+
+    #[test]
+    fn drifting_error_rate_below_the_sla_is_not_flagged_more_than_alpha() {
+        // The null is composite: any p_t <= p0, changing over time.
+        let (alpha, streams) = (0.05, 1000u64);
+        let hits = simulate(&config(alpha, 0.01), streams, 2000, |seed, s| {
+            0.01 * (0.75 + 0.25 * ((s as f64 / 200.0) + seed as f64).sin())
+        })
+        .iter()
+        .filter(|d| d.is_some())
+        .count();
+        assert!(
+            hits as f64 / streams as f64 <= alpha,
+            "false detections {hits}/{streams}"
+        );
+    }
+
+    #[test]
+    fn sustained_breach_is_detected_in_every_stream() {
+        let delays = simulate(&config(0.01, 0.01), 200, 2000, |_, _| 0.05);
+        assert!(
+            delays.iter().all(|d| d.is_some()),
+            "some breaches were missed"
+        );
+        let mut d: Vec<i64> = delays.into_iter().flatten().collect();
+        d.sort_unstable();
+        // ~15 requests per step: a 5x error rate needs a few hundred requests.
+        assert!(d[d.len() / 2] < 60, "median delay {} steps", d[d.len() / 2]);
+    }
+
+    #[test]
+    fn late_breach_after_a_long_healthy_period_is_detected_quickly() {
+        // An hour of healthy 100 req/s, then 5 %: the change-point mixture does not make the
+        // release pay back the hour of good behaviour.
+        let mut d = SequentialDetector::new(config(0.01, 0.005)).unwrap();
+        let mut rng = Rng(7);
+        for s in 0..3600 {
+            let x = rng.binomial(100, 0.001);
+            d.observe(Observation::counts(at(s), 100, x)).unwrap();
+        }
+        assert!(!d.breached());
+        let mut detected = None;
+        for s in 3600..3700 {
+            let x = rng.binomial(100, 0.05);
+            d.observe(Observation::counts(at(s), 100, x)).unwrap();
+            if d.breached() {
+                detected = Some(s);
+                break;
+            }
+        }
+        let s = detected.expect("breach not detected in 100 s");
+        assert!(s - 3600 <= 10, "detected after {} s", s - 3600);
+        let v = d.verdict();
+        let onset = v.metrics[0].onset.unwrap();
+        assert!(onset >= at(3590) && onset <= at(3602), "onset {onset}");
+    }
+
+    #[test]
+    fn detector_is_deterministic() {
+        let a = simulate(&config(0.01, 0.01), 20, 500, |_, s| {
+            if s > 200 {
+                0.04
+            } else {
+                0.005
+            }
+        });
+        let b = simulate(&config(0.01, 0.01), 20, 500, |_, s| {
+            if s > 200 {
+                0.04
+            } else {
+                0.005
+            }
+        });
+        assert_eq!(a, b);
+        let feed = |d: &mut SequentialDetector| {
+            for s in 0..300 {
+                d.observe(Observation::counts(at(s), 50, u64::from(s > 100) * 3))
+                    .unwrap();
+            }
+        };
+        let (mut x, mut y) = (
+            SequentialDetector::new(config(0.01, 0.01)).unwrap(),
+            SequentialDetector::new(config(0.01, 0.01)).unwrap(),
+        );
+        feed(&mut x);
+        feed(&mut y);
+        assert_eq!(x.verdict(), y.verdict());
+    }
+
+    #[test]
+    fn three_requests_with_two_errors_give_no_verdict() {
+        let mut d = SequentialDetector::new(DetectorConfig::with_error_rate(0.005)).unwrap();
+        d.observe(Observation::counts(at(0), 3, 2)).unwrap();
+        let v = d.verdict();
+        assert_eq!(v.state, DetectorState::Inconclusive, "{}", v.explanation);
+        assert!(
+            v.explanation.contains("fewer than the 50"),
+            "{}",
+            v.explanation
+        );
+    }
+
+    #[test]
+    fn low_traffic_needs_evidence_even_without_the_guard() {
+        // 1 error in 3 requests against 0.5 % is not enough evidence at alpha = 1 %.
+        let mut d = SequentialDetector::new(config(0.01, 0.005)).unwrap();
+        d.observe(Observation::counts(at(0), 3, 1)).unwrap();
+        assert!(!d.breached());
+    }
+
+    #[test]
+    fn missing_data_follows_the_no_data_policy() {
+        for (policy, state) in [
+            (NoDataPolicy::Fail, DetectorState::Breach),
+            (NoDataPolicy::Inconclusive, DetectorState::Inconclusive),
+            (NoDataPolicy::Pass, DetectorState::Healthy),
+        ] {
+            let d = SequentialDetector::new(DetectorConfig {
+                no_data: policy,
+                ..DetectorConfig::default()
+            })
+            .unwrap();
+            let v = d.verdict();
+            assert_eq!(v.state, state, "{policy:?}: {}", v.explanation);
+            assert!(v.explanation.contains("no data"), "{}", v.explanation);
+        }
+    }
+
+    #[test]
+    fn stale_data_counts_as_missing() {
+        let mut d = SequentialDetector::new(DetectorConfig::default()).unwrap();
+        for s in 0..60 {
+            d.observe(Observation::counts(at(s), 100, 0)).unwrap();
+        }
+        assert_eq!(d.verdict().state, DetectorState::Healthy);
+        let v = d.verdict_at(at(600));
+        assert_eq!(v.state, DetectorState::Breach, "{}", v.explanation);
+        assert!(v.explanation.contains("no data since"), "{}", v.explanation);
+    }
+
+    #[test]
+    fn misconfiguration_is_rejected_with_the_accepted_range() {
+        for (cfg, needle) in [
+            (
+                DetectorConfig {
+                    alpha: 0.0,
+                    ..DetectorConfig::default()
+                },
+                "(0, 0.5]",
+            ),
+            (DetectorConfig::with_error_rate(1.5), "(0, 1)"),
+            (
+                DetectorConfig {
+                    step: Duration::ZERO,
+                    ..DetectorConfig::default()
+                },
+                "step",
+            ),
+        ] {
+            let err = SequentialDetector::new(cfg).unwrap_err();
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn inconsistent_observations_are_rejected_and_change_nothing() {
+        let mut d = SequentialDetector::new(DetectorConfig::default()).unwrap();
+        let err = d.observe(Observation::counts(at(0), 3, 4)).unwrap_err();
+        assert!(err.to_string().contains("errors <= requests"), "{err}");
+        d.observe(Observation::counts(at(5), 10, 0)).unwrap();
+        let err = d.observe(Observation::counts(at(5), 10, 0)).unwrap_err();
+        assert!(err.to_string().contains("strictly increasing"), "{err}");
+        assert_eq!(d.verdict().metrics[0].total_trials, 10);
+    }
+
+    #[test]
+    fn breach_verdict_says_which_metric_what_value_against_what_and_since_when() {
+        let mut d = SequentialDetector::new(DetectorConfig {
+            error_rate: Threshold::new(0.005, Some(0.05)),
+            ..DetectorConfig::default()
+        })
+        .unwrap();
+        for s in 0..120 {
+            let errors = if s < 60 { 0 } else { 124 };
+            d.observe(Observation::counts(at(s), 1000, errors)).unwrap();
+        }
+        let v = d.verdict();
+        assert_eq!(v.state, DetectorState::Breach);
+        let m = &v.metrics[0];
+        assert_eq!(m.metric, MetricKind::ErrorRate);
+        assert_eq!(m.severity, Some(Severity::Critical));
+        assert_eq!(m.since, Some(at(60)));
+        assert_eq!(m.onset, Some(at(60)));
+        let est = m.estimate.unwrap();
+        assert!((est.rate - 0.124).abs() < 1e-9);
+        assert!(est.low < 0.124 && est.high > 0.124 && est.low > 0.05);
+        assert!(m.e_value >= m.e_threshold);
+        for needle in [
+            "Error rate",
+            "12.4%",
+            "SLA < 0.5%",
+            "since 14:28:00",
+            "e-value",
+        ] {
+            assert!(
+                v.explanation.contains(needle),
+                "{needle}: {}",
+                v.explanation
+            );
+        }
+        let a = v.to_assessment();
+        assert_eq!(a.verdict, Verdict::Violation);
+        assert_eq!(a.breaches[0].severity, Severity::Critical);
+        assert_eq!(a.breaches[0].since, Some(at(60)));
+    }
+
+    #[test]
+    fn healthy_verdict_reports_the_rate_with_its_interval() {
+        let mut d = SequentialDetector::new(DetectorConfig::default()).unwrap();
+        for s in 0..600 {
+            d.observe(Observation::counts(at(s), 100, u64::from(s % 10 == 0)))
+                .unwrap();
+        }
+        let v = d.verdict();
+        assert_eq!(v.state, DetectorState::Healthy, "{}", v.explanation);
+        let est = v.metrics[0].estimate.unwrap();
+        assert!(
+            est.low < 0.001 && 0.001 < est.high && est.high < 0.005,
+            "{est:?}"
+        );
+        assert!(v.explanation.contains("no evidence"), "{}", v.explanation);
+    }
+
+    #[test]
+    fn short_blip_does_not_fire_with_persistence_but_a_sustained_breach_does() {
+        let cfg = DetectorConfig {
+            persistence: Duration::from_secs(30),
+            step: Duration::from_secs(1),
+            ..config(0.01, 0.005)
+        };
+        let mut d = SequentialDetector::new(cfg.clone()).unwrap();
+        for s in 0..600 {
+            // A 5-second blip at 3 % among 0.1 %, 1,000 req/s.
+            let errors = if (300..305).contains(&s) { 30 } else { 1 };
+            d.observe(Observation::counts(at(s), 1000, errors)).unwrap();
+        }
+        assert!(!d.breached(), "{}", d.verdict().explanation);
+        let mut without = SequentialDetector::new(config(0.01, 0.005)).unwrap();
+        for s in 0..600 {
+            let errors = if (300..305).contains(&s) { 30 } else { 1 };
+            without
+                .observe(Observation::counts(at(s), 1000, errors))
+                .unwrap();
+        }
+        assert!(
+            without.breached(),
+            "the blip is real evidence without persistence"
+        );
+        for s in 600..700 {
+            d.observe(Observation::counts(at(s), 1000, 30)).unwrap();
+        }
+        let since = d.verdict().metrics[0]
+            .since
+            .expect("sustained breach missed");
+        assert!(since >= at(625) && since <= at(660), "since {since}");
+    }
+
+    #[test]
+    fn slow_request_counts_detect_a_latency_breach() {
+        let mut d = SequentialDetector::new(DetectorConfig {
+            latency: Some(LatencySla {
+                quantile: Quantile::P95,
+                threshold: Threshold::new(100.0, None),
+                source: LatencySource::SlowCounts,
+            }),
+            ..DetectorConfig::default()
+        })
+        .unwrap();
+        for s in 0..120 {
+            let slow = if s < 60 { 2 } else { 15 };
+            d.observe(Observation::counts(at(s), 100, 0).with_slow(slow))
+                .unwrap();
+        }
+        let v = d.verdict();
+        assert_eq!(v.state, DetectorState::Breach, "{}", v.explanation);
+        let m = &v.metrics[0];
+        assert_eq!(m.test, TestKind::SlowFraction);
+        assert!(m.since.unwrap() <= at(65), "{}", v.explanation);
+        assert!(
+            v.explanation.contains("requests over 100ms"),
+            "{}",
+            v.explanation
+        );
+    }
+
+    #[test]
+    fn quantile_samples_feed_a_sign_test() {
+        let mut d = SequentialDetector::new(DetectorConfig {
+            latency: Some(LatencySla {
+                quantile: Quantile::P95,
+                threshold: Threshold::new(100.0, Some(1000.0)),
+                source: LatencySource::QuantileSamples,
+            }),
+            ..DetectorConfig::default()
+        })
+        .unwrap();
+        for s in 0..60 {
+            let ms = if s < 30 { 80.0 } else { 3245.0 };
+            d.observe(Observation::counts(at(10 * s), 100, 0).with_latency_ms(ms))
+                .unwrap();
+        }
+        let v = d.verdict();
+        assert_eq!(v.state, DetectorState::Breach, "{}", v.explanation);
+        assert_eq!(v.metrics[0].test, TestKind::LatencySign);
+        assert_eq!(v.metrics[0].severity, Some(Severity::Critical));
+        assert_eq!(v.metrics[0].last_value, Some(3245.0));
+    }
+
+    #[test]
+    fn status_code_series_become_observations() {
+        let mk = |code: &str, v: &[f64]| {
+            Series::new(
+                v.iter()
+                    .enumerate()
+                    .map(|(i, v)| Sample {
+                        at: at(10 * i as i64),
+                        value: *v,
+                    })
+                    .collect(),
+            )
+            .with_label("code", code)
+        };
+        let status = [
+            mk("200", &[100.0, 99.6, f64::NAN]),
+            mk("503", &[1.0, 0.4, 2.0]),
+            mk("500", &[0.0, 1.0, 0.0]),
+        ];
+        let obs = Observation::from_series(&status, None).unwrap();
+        assert_eq!(obs.len(), 3);
+        assert_eq!((obs[0].requests, obs[0].errors), (101, 1));
+        assert_eq!((obs[1].requests, obs[1].errors), (101, 1));
+        assert_eq!((obs[2].requests, obs[2].errors), (2, 2));
+
+        let mut d = SequentialDetector::new(DetectorConfig::default()).unwrap();
+        let first = [mk("200", &[100.0, 99.6]), mk("503", &[1.0, 0.4])];
+        assert_eq!(d.observe_series(&first, None).unwrap(), 2);
+        assert_eq!(
+            d.observe_series(&status, None).unwrap(),
+            1,
+            "overlap skipped"
+        );
+
+        let err = Observation::from_series(&[mk("abc", &[1.0])], None).unwrap_err();
+        assert!(err.to_string().contains("100-599"), "{err}");
+        let err = Observation::from_series(&[Series::new(vec![])], None).unwrap_err();
+        assert!(err.to_string().contains("`code` label"), "{err}");
+    }
+
+    #[test]
+    fn confidence_sequence_covers_the_estimate_and_shrinks() {
+        let (l1, h1) = confidence_sequence(10, 1000, 0.01);
+        let (l2, h2) = confidence_sequence(100, 10_000, 0.01);
+        assert!(l1 < 0.01 && 0.01 < h1);
+        assert!(l2 < 0.01 && 0.01 < h2);
+        assert!(h2 - l2 < h1 - l1);
+        assert_eq!(confidence_sequence(0, 100, 0.01).0, 0.0);
+        assert_eq!(confidence_sequence(100, 100, 0.01).1, 1.0);
+    }
+
+    #[test]
+    fn ln_gamma_matches_known_values() {
+        assert!((ln_gamma(1.0)).abs() < 1e-12);
+        assert!((ln_gamma(0.5) - std::f64::consts::PI.sqrt().ln()).abs() < 1e-12);
+        assert!((ln_gamma(10.0) - 362_880f64.ln()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn change_point_weights_sum_to_one() {
+        let partial: f64 = (1..=10_000).map(|j| ln_weight(j).exp()).sum();
+        assert!((partial + ln_tail(10_000).exp() - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn config_round_trips_through_toml() {
+        let cfg = DetectorConfig {
+            persistence: Duration::from_secs(15),
+            ..DetectorConfig::default()
+        };
+        let text = toml::to_string(&cfg).unwrap();
+        let back: DetectorConfig = crate::policy::toml_de(&text).unwrap();
+        assert_eq!(back, cfg);
+    }
+}
