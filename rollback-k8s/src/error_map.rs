@@ -105,7 +105,10 @@ pub(crate) fn map_kube_error(err: kube::Error, call: Call<'_>) -> Error {
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::HttpError(_) => (
             ErrorKind::Unavailable,
             true,
-            format!("could not reach the API server for `{}` on {object}", call.verb),
+            format!(
+                "could not reach the API server for `{}` on {object}",
+                call.verb
+            ),
         ),
         kube::Error::Auth(_) => {
             // The source may quote an exec plugin's output: never attach it.
@@ -126,7 +129,10 @@ pub(crate) fn map_kube_error(err: kube::Error, call: Call<'_>) -> Error {
         kube::Error::SerdeError(_) => (
             ErrorKind::Backend,
             false,
-            format!("could not decode the API server's answer to `{}` on {object}", call.verb),
+            format!(
+                "could not decode the API server's answer to `{}` on {object}",
+                call.verb
+            ),
         ),
         _ => (
             ErrorKind::Backend,

@@ -76,7 +76,11 @@ pub(crate) fn pod_problems(pod: &Pod) -> Vec<String> {
     }
     for cond in status.conditions.iter().flatten() {
         if cond.type_ == "PodScheduled" && cond.status == "False" {
-            out.push(cond.reason.clone().unwrap_or_else(|| "Unschedulable".into()));
+            out.push(
+                cond.reason
+                    .clone()
+                    .unwrap_or_else(|| "Unschedulable".into()),
+            );
         }
     }
     out
@@ -115,19 +119,22 @@ impl KubePlatform {
     }
 
     /// The health of release `revision`.
-    pub(crate) async fn health_of(&self, layout: &Layout, revision: &str) -> Result<HealthSnapshot> {
+    pub(crate) async fn health_of(
+        &self,
+        layout: &Layout,
+        revision: &str,
+    ) -> Result<HealthSnapshot> {
         let r = layout
             .find(revision)
             .ok_or_else(|| unknown_revision(layout, revision, "health"))?;
         let pods = self.pods_of(layout, r).await?;
         let mut snapshot = HealthSnapshot::new(r.release.replicas.desired, 0);
         snapshot.ready = u32::try_from(pods.iter().filter(|p| is_ready(p)).count()).unwrap_or(0);
-        let rs_available = r
-            .rs
-            .status
-            .as_ref()
-            .and_then(|s| s.available_replicas)
-            .map_or(0, |n| u32::try_from(n).unwrap_or(0));
+        let rs_available =
+            r.rs.status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .map_or(0, |n| u32::try_from(n).unwrap_or(0));
         snapshot.available = rs_available.min(snapshot.ready);
         snapshot.restarts = pods.iter().map(restarts).sum();
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -164,8 +171,7 @@ impl KubePlatform {
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::{
-        ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
-        PodStatus,
+        ContainerState, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, PodStatus,
     };
 
     fn pod_with(status: ContainerStatus) -> Pod {
@@ -201,7 +207,10 @@ mod tests {
             ..Default::default()
         });
         let problems = pod_problems(&p);
-        assert!(problems.contains(&"CrashLoopBackOff".to_string()), "{problems:?}");
+        assert!(
+            problems.contains(&"CrashLoopBackOff".to_string()),
+            "{problems:?}"
+        );
         assert!(problems.contains(&"OOMKilled".to_string()), "{problems:?}");
         assert_eq!(restarts(&p), 4);
         assert!(!is_ready(&p));

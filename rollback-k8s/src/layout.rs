@@ -67,7 +67,9 @@ pub(crate) struct Layout {
 
 impl Layout {
     pub fn find(&self, revision: &str) -> Option<&ReleaseObj> {
-        self.releases.iter().find(|r| r.release.revision == revision)
+        self.releases
+            .iter()
+            .find(|r| r.release.revision == revision)
     }
 
     pub fn describe(&self) -> String {
@@ -172,7 +174,11 @@ fn build_release(
     } else {
         rs_desired
     };
-    let ready = rs.status.as_ref().and_then(|s| s.ready_replicas).unwrap_or(0);
+    let ready = rs
+        .status
+        .as_ref()
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
     release.replicas = Replicas {
         desired: u32::try_from(desired).unwrap_or(0),
         ready: u32::try_from(ready).unwrap_or(0),
@@ -294,7 +300,10 @@ impl KubePlatform {
                     .and_then(|l| l.get(&self.config.slot_label))
                     .cloned();
                 // A slot's release is its current ReplicaSet (the newest while none matches yet).
-                if let Some(rs) = current_idx.or(if rss.is_empty() { None } else { Some(0) }).map(|j| &rss[j]) {
+                if let Some(rs) = current_idx
+                    .or(if rss.is_empty() { None } else { Some(0) })
+                    .map(|j| &rss[j])
+                {
                     releases.push(ReleaseObj {
                         release: build_release(&self.config, d, rs, true, slot)?,
                         rs: rs.clone(),

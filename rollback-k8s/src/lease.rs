@@ -88,13 +88,18 @@ impl KubePlatform {
                     "leaseTransitions": 0
                 }
             }))
-            .map_err(|e| Error::new(ErrorKind::Backend, "could not build the Lease").with_source(e))?;
+            .map_err(|e| {
+                Error::new(ErrorKind::Backend, "could not build the Lease").with_source(e)
+            })?;
             let pp = PostParams {
                 field_manager: Some(self.config.field_manager.clone()),
                 ..Default::default()
             };
             let created = self
-                .call(self.lease_call("create", &ns, &name), api.create(&pp, &lease))
+                .call(
+                    self.lease_call("create", &ns, &name),
+                    api.create(&pp, &lease),
+                )
                 .await
                 .map_err(|e| e.with_operation("lock"))?;
             return Ok(Lease {
@@ -170,7 +175,10 @@ impl KubePlatform {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e.with_operation("unlock")),
         };
-        let holder = existing.spec.as_ref().and_then(|s| s.holder_identity.clone());
+        let holder = existing
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.clone());
         if holder.as_deref() != Some(lease.holder.as_str()) {
             // Taken over after it lapsed (or already released): not ours to release.
             return Ok(());

@@ -412,8 +412,7 @@ impl Platform for KubePlatform {
         };
         let rs_ann = r.rs.metadata.annotations.clone().unwrap_or_default();
         let same = rs_ann.get(MARK_ANNOTATION).map(String::as_str) == value
-            && rs_ann.get(MARK_REASON_ANNOTATION).map(String::as_str)
-                == value.map(|_| reason);
+            && rs_ann.get(MARK_REASON_ANNOTATION).map(String::as_str) == value.map(|_| reason);
         if same {
             return Ok(());
         }

@@ -17,7 +17,10 @@ impl KubePlatform {
         let mut attempt = 0;
         loop {
             match self.revert_once(target, revision).await {
-                Err(e) if e.kind() == ErrorKind::Conflict && attempt < self.config.conflict_retries => {
+                Err(e)
+                    if e.kind() == ErrorKind::Conflict
+                        && attempt < self.config.conflict_retries =>
+                {
                     attempt += 1;
                     tracing::debug!(%target, revision, attempt, "revert conflicted; re-reading");
                 }
@@ -80,4 +83,3 @@ impl KubePlatform {
         Ok(())
     }
 }
-

@@ -79,7 +79,11 @@ pub(crate) fn version_of(
     let tmeta = template.and_then(|t| t.metadata.as_ref());
     let found = object_labels
         .and_then(|l| l.get(key))
-        .or_else(|| tmeta.and_then(|m| m.labels.as_ref()).and_then(|l| l.get(key)))
+        .or_else(|| {
+            tmeta
+                .and_then(|m| m.labels.as_ref())
+                .and_then(|l| l.get(key))
+        })
         .or_else(|| object_annotations.and_then(|a| a.get(key)))
         .or_else(|| {
             tmeta
@@ -199,7 +203,8 @@ mod tests {
             version_of(None, None, Some(&t), "app.kubernetes.io/version").as_deref(),
             Some("v1.2.9")
         );
-        let labels = BTreeMap::from([("app.kubernetes.io/version".to_string(), "1.3.0".to_string())]);
+        let labels =
+            BTreeMap::from([("app.kubernetes.io/version".to_string(), "1.3.0".to_string())]);
         assert_eq!(
             version_of(Some(&labels), None, Some(&t), "app.kubernetes.io/version").as_deref(),
             Some("1.3.0")

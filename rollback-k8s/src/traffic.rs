@@ -78,8 +78,11 @@ impl KubePlatform {
 
     async fn get_route(&self, layout: &Layout) -> Result<DynamicObject> {
         let name = self.route_name(layout);
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &layout.namespace, &httproute_resource());
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &layout.namespace,
+            &httproute_resource(),
+        );
         self.call(
             Call {
                 verb: "get",
@@ -323,8 +326,11 @@ impl KubePlatform {
             "metadata": { "resourceVersion": route.metadata.resource_version },
             "spec": { "rules": rules }
         });
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &layout.namespace, &httproute_resource());
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.client.clone(),
+            &layout.namespace,
+            &httproute_resource(),
+        );
         self.call(
             Call {
                 verb: "patch",
@@ -417,7 +423,10 @@ fn ready_shares(layout: &Layout) -> Result<TrafficSplit> {
         .ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!("{} has no ReplicaSets yet: nothing serves", layout.describe()),
+                format!(
+                    "{} has no ReplicaSets yet: nothing serves",
+                    layout.describe()
+                ),
             )
             .with_backend(BACKEND)
         })
@@ -437,7 +446,13 @@ mod tests {
 
     #[test]
     fn percentages_always_sum_to_100() {
-        for amounts in [vec![1, 1, 1], vec![2, 1], vec![3, 3, 1], vec![1], vec![0, 5]] {
+        for amounts in [
+            vec![1, 1, 1],
+            vec![2, 1],
+            vec![3, 3, 1],
+            vec![1],
+            vec![0, 5],
+        ] {
             let refs: Vec<_> = amounts
                 .iter()
                 .enumerate()

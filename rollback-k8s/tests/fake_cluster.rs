@@ -33,7 +33,8 @@ fn platform(c: &Cluster, mode: Mode) -> KubePlatform {
 /// `web`: v1.2.9 (revision 1), then v1.3.0 (revision 2, serving).
 async fn rollout_fixture() -> Cluster {
     let c = cluster().await;
-    c.deploy("web", "web", "registry.local/web:v1.2.9", 3, &[]).await;
+    c.deploy("web", "web", "registry.local/web:v1.2.9", 3, &[])
+        .await;
     c.set_image("web", "registry.local/web:v1.3.0").await;
     c
 }
@@ -41,30 +42,63 @@ async fn rollout_fixture() -> Cluster {
 /// `web-green` (v1.2.9, older, warm) and `web-blue` (v1.3.0, serving) behind Service `web`.
 async fn blue_green_fixture() -> Cluster {
     let c = cluster().await;
-    c.deploy("web-green", "web", "registry.local/web:v1.2.9", 2, &[("rollback.dev/slot", "green")])
-        .await;
-    c.deploy("web-blue", "web", "registry.local/web:v1.3.0", 2, &[("rollback.dev/slot", "blue")])
-        .await;
+    c.deploy(
+        "web-green",
+        "web",
+        "registry.local/web:v1.2.9",
+        2,
+        &[("rollback.dev/slot", "green")],
+    )
+    .await;
+    c.deploy(
+        "web-blue",
+        "web",
+        "registry.local/web:v1.3.0",
+        2,
+        &[("rollback.dev/slot", "blue")],
+    )
+    .await;
     c.create_service("web", &[("app", "web"), ("rollback.dev/slot", "blue")])
         .await;
-    c.create_service("web-preview", &[("app", "web"), ("rollback.dev/slot", "green")])
-        .await;
+    c.create_service(
+        "web-preview",
+        &[("app", "web"), ("rollback.dev/slot", "green")],
+    )
+    .await;
     c
 }
 
 /// Two slots, each behind its own Service, weighted by HTTPRoute `web` (canary 30% on blue).
 async fn gateway_fixture(blue_weight: u32) -> Cluster {
     let c = cluster().await;
-    c.deploy("web-green", "web", "registry.local/web:v1.2.9", 2, &[("rollback.dev/slot", "green")])
-        .await;
-    c.deploy("web-blue", "web", "registry.local/web:v1.3.0", 2, &[("rollback.dev/slot", "blue")])
-        .await;
+    c.deploy(
+        "web-green",
+        "web",
+        "registry.local/web:v1.2.9",
+        2,
+        &[("rollback.dev/slot", "green")],
+    )
+    .await;
+    c.deploy(
+        "web-blue",
+        "web",
+        "registry.local/web:v1.3.0",
+        2,
+        &[("rollback.dev/slot", "blue")],
+    )
+    .await;
     c.create_service("web-blue", &[("app", "web"), ("rollback.dev/slot", "blue")])
         .await;
-    c.create_service("web-green", &[("app", "web"), ("rollback.dev/slot", "green")])
-        .await;
-    c.create_route("web", &[("web-blue", blue_weight), ("web-green", 100 - blue_weight)])
-        .await;
+    c.create_service(
+        "web-green",
+        &[("app", "web"), ("rollback.dev/slot", "green")],
+    )
+    .await;
+    c.create_route(
+        "web",
+        &[("web-blue", blue_weight), ("web-green", 100 - blue_weight)],
+    )
+    .await;
     c
 }
 
@@ -81,11 +115,18 @@ async fn releases_are_replicasets_newest_revision_first_with_versions_from_the_l
     assert!(rs[0].revision.starts_with("web-"));
     assert_eq!(rs[0].state, ReleaseState::Serving);
     assert_eq!(rs[1].state, ReleaseState::Inactive);
-    assert_eq!(rs[0].attributes.get("revision").map(String::as_str), Some("2"));
+    assert_eq!(
+        rs[0].attributes.get("revision").map(String::as_str),
+        Some("2")
+    );
     // Env var names only, never values.
     assert!(rs[0].attributes.contains_key("env.DB_PASSWORD"));
     assert!(!format!("{rs:?}").contains("s3cr3t-value"));
-    assert!(p.traffic(&target("web")).await.unwrap().is_all_to(&rs[0].revision));
+    assert!(p
+        .traffic(&target("web"))
+        .await
+        .unwrap()
+        .is_all_to(&rs[0].revision));
 }
 
 #[tokio::test]
@@ -105,8 +146,12 @@ async fn marks_are_annotations_on_the_replicaset_and_survive_a_new_platform() {
     let p = platform(&c, Mode::Rollout);
     let t = target("web");
     let rs = p.releases(&t).await.unwrap();
-    p.mark(&t, &rs[0], ReleaseMark::Failed, "error rate 12%").await.unwrap();
-    p.mark(&t, &rs[1], ReleaseMark::Verified, "healthy 24h").await.unwrap();
+    p.mark(&t, &rs[0], ReleaseMark::Failed, "error rate 12%")
+        .await
+        .unwrap();
+    p.mark(&t, &rs[1], ReleaseMark::Verified, "healthy 24h")
+        .await
+        .unwrap();
     let again = platform(&c, Mode::Rollout).releases(&t).await.unwrap();
     assert_eq!(again[0].mark, ReleaseMark::Failed);
     assert_eq!(again[1].mark, ReleaseMark::Verified);
@@ -120,7 +165,9 @@ async fn marks_are_annotations_on_the_replicaset_and_survive_a_new_platform() {
     assert_eq!(ann["rollback.dev/mark-reason"], "error rate 12%");
     // Marking again with the same mark writes nothing.
     c.state.reset_counts();
-    p.mark(&t, &rs[0], ReleaseMark::Failed, "error rate 12%").await.unwrap();
+    p.mark(&t, &rs[0], ReleaseMark::Failed, "error rate 12%")
+        .await
+        .unwrap();
     assert_eq!(c.state.writes(), 0);
 }
 
@@ -133,8 +180,15 @@ async fn rollout_mode_passes_the_conformance_suite() {
     let report = run_all(&platform(&c, Mode::Rollout), &Fixture::new(target("web")))
         .await
         .unwrap();
-    assert!(report.passed.contains(&"revert_makes_the_older_release_serve"), "{report:?}");
-    assert!(report.passed.contains(&"lock_is_exclusive_and_names_the_holder"));
+    assert!(
+        report
+            .passed
+            .contains(&"revert_makes_the_older_release_serve"),
+        "{report:?}"
+    );
+    assert!(report
+        .passed
+        .contains(&"lock_is_exclusive_and_names_the_holder"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -144,8 +198,13 @@ async fn blue_green_mode_passes_the_conformance_suite() {
     let report = run_all(&platform(&c, Mode::BlueGreen), &Fixture::new(target("web")))
         .await
         .unwrap();
-    assert!(report.passed.contains(&"traffic_switch_round_trips"), "{report:?}");
-    assert!(report.passed.contains(&"scale_changes_capacity_and_keeps_the_release"));
+    assert!(
+        report.passed.contains(&"traffic_switch_round_trips"),
+        "{report:?}"
+    );
+    assert!(report
+        .passed
+        .contains(&"scale_changes_capacity_and_keeps_the_release"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -155,7 +214,10 @@ async fn gateway_mode_passes_the_conformance_suite() {
     let report = run_all(&platform(&c, Mode::Gateway), &Fixture::new(target("web")))
         .await
         .unwrap();
-    assert!(report.passed.contains(&"weighted_split_round_trips"), "{report:?}");
+    assert!(
+        report.passed.contains(&"weighted_split_round_trips"),
+        "{report:?}"
+    );
 }
 
 // ----- revert ----------------------------------------------------------------------------------
@@ -207,7 +269,10 @@ async fn revert_refuses_a_paused_deployment() {
     c.state.reset_counts();
     let e = p.revert(&t, &rs[1]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PreconditionFailed);
-    assert!(e.to_string().contains("paused") && e.to_string().contains("rollout resume"), "{e}");
+    assert!(
+        e.to_string().contains("paused") && e.to_string().contains("rollout resume"),
+        "{e}"
+    );
     assert_eq!(c.state.writes(), 0);
 }
 
@@ -255,7 +320,9 @@ async fn status_of_the_previous_generation_does_not_count_as_ready() {
     let h = p.health(&t, &old).await.unwrap();
     assert!(!h.is_healthy(), "{h:?}");
     assert!(
-        h.problems.iter().any(|p| p.contains("RolloutNotObserved") || p.contains("RolloutInProgress")),
+        h.problems
+            .iter()
+            .any(|p| p.contains("RolloutNotObserved") || p.contains("RolloutInProgress")),
         "{h:?}"
     );
     c.reconcile().await;
@@ -274,13 +341,17 @@ async fn instant_switch_is_exactly_one_write_of_the_service_selector() {
     assert_eq!(rs[1].slot.as_deref(), Some("green"));
     assert_eq!(rs[1].state, ReleaseState::Standby);
     c.state.reset_counts();
-    p.set_traffic(&t, &TrafficSplit::all_to(&rs[1])).await.unwrap();
+    p.set_traffic(&t, &TrafficSplit::all_to(&rs[1]))
+        .await
+        .unwrap();
     assert_eq!(c.state.writes(), 1, "{:?}", c.state.write_breakdown());
     assert_eq!(c.state.count("patch", "services"), 1);
     assert!(p.traffic(&t).await.unwrap().is_all_to(&rs[1].revision));
     // Idempotent: switching again writes nothing.
     c.state.reset_counts();
-    p.set_traffic(&t, &TrafficSplit::all_to(&rs[1])).await.unwrap();
+    p.set_traffic(&t, &TrafficSplit::all_to(&rs[1]))
+        .await
+        .unwrap();
     assert_eq!(c.state.writes(), 0);
 }
 
@@ -300,7 +371,10 @@ async fn blue_green_refuses_weights_and_slots_without_ready_pods() {
     c.reconcile().await;
     let rs = p.releases(&t).await.unwrap();
     c.state.reset_counts();
-    let e = p.set_traffic(&t, &TrafficSplit::all_to(&rs[1])).await.unwrap_err();
+    let e = p
+        .set_traffic(&t, &TrafficSplit::all_to(&rs[1]))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PreconditionFailed);
     assert_eq!(c.state.writes(), 0);
     assert!(p.traffic(&t).await.unwrap().is_all_to(&rs[0].revision));
@@ -323,21 +397,31 @@ async fn gateway_step_is_one_route_patch_and_reads_back() {
     assert_eq!(c.state.writes(), 1);
     assert_eq!(c.state.count("patch", "httproutes"), 1);
     let w = c.route_weights("web").await;
-    assert!(w.contains(&("web-green".into(), 90)) && w.contains(&("web-blue".into(), 10)), "{w:?}");
+    assert!(
+        w.contains(&("web-green".into(), 90)) && w.contains(&("web-blue".into(), 10)),
+        "{w:?}"
+    );
 }
 
 #[tokio::test]
 async fn gateway_never_weighs_a_backend_without_ready_pods() {
     let c = gateway_fixture(100).await;
     c.behave("registry.local/web:v1.2.9", PodBehaviour::CrashLoop);
-    c.set_image("web-green", "registry.local/web:v1.2.9-crash").await;
+    c.set_image("web-green", "registry.local/web:v1.2.9-crash")
+        .await;
     c.behave("registry.local/web:v1.2.9-crash", PodBehaviour::CrashLoop);
     c.reconcile().await;
     let p = platform(&c, Mode::Gateway);
     let t = target("web");
     let rs = p.releases(&t).await.unwrap();
-    let green = rs.iter().find(|r| r.slot.as_deref() == Some("green")).unwrap();
-    let blue = rs.iter().find(|r| r.slot.as_deref() == Some("blue")).unwrap();
+    let green = rs
+        .iter()
+        .find(|r| r.slot.as_deref() == Some("green"))
+        .unwrap();
+    let blue = rs
+        .iter()
+        .find(|r| r.slot.as_deref() == Some("blue"))
+        .unwrap();
     c.state.reset_counts();
     let e = p
         .set_traffic(&t, &TrafficSplit::shift(blue, green, 10).unwrap())
@@ -345,7 +429,10 @@ async fn gateway_never_weighs_a_backend_without_ready_pods() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PreconditionFailed);
     assert_eq!(c.state.writes(), 0);
-    assert_eq!(c.route_weights("web").await, vec![("web-blue".into(), 100), ("web-green".into(), 0)]);
+    assert_eq!(
+        c.route_weights("web").await,
+        vec![("web-blue".into(), 100), ("web-green".into(), 0)]
+    );
 }
 
 // ----- replica ratio -------------------------------------------------------------------------
@@ -353,14 +440,29 @@ async fn gateway_never_weighs_a_backend_without_ready_pods() {
 #[tokio::test]
 async fn replica_ratio_scales_the_gaining_slot_up_before_the_losing_one_down() {
     let c = cluster().await;
-    c.deploy("web-green", "web", "registry.local/web:v1.2.9", 1, &[("rollback.dev/slot", "green")])
-        .await;
-    c.deploy("web-blue", "web", "registry.local/web:v1.3.0", 3, &[("rollback.dev/slot", "blue")])
-        .await;
+    c.deploy(
+        "web-green",
+        "web",
+        "registry.local/web:v1.2.9",
+        1,
+        &[("rollback.dev/slot", "green")],
+    )
+    .await;
+    c.deploy(
+        "web-blue",
+        "web",
+        "registry.local/web:v1.3.0",
+        3,
+        &[("rollback.dev/slot", "blue")],
+    )
+    .await;
     let p = platform(&c, Mode::ReplicaRatio);
     let t = target("web");
     let rs = p.releases(&t).await.unwrap();
-    assert_eq!(p.traffic(&t).await.unwrap().percent_for(&rs[0].revision), 75);
+    assert_eq!(
+        p.traffic(&t).await.unwrap().percent_for(&rs[0].revision),
+        75
+    );
     c.state.reset_counts();
     p.set_traffic(&t, &TrafficSplit::shift(&rs[0], &rs[1], 75).unwrap())
         .await
@@ -377,7 +479,8 @@ async fn replica_ratio_scales_the_gaining_slot_up_before_the_losing_one_down() {
 async fn health_reports_crash_loops_oom_kills_and_restarts() {
     let c = cluster().await;
     c.behave("registry.local/web:v1.3.0", PodBehaviour::OomKilled);
-    c.deploy("web", "web", "registry.local/web:v1.2.9", 2, &[]).await;
+    c.deploy("web", "web", "registry.local/web:v1.2.9", 2, &[])
+        .await;
     c.set_image("web", "registry.local/web:v1.3.0").await;
     let p = platform(&c, Mode::Rollout);
     let t = target("web");
@@ -386,30 +489,63 @@ async fn health_reports_crash_loops_oom_kills_and_restarts() {
     assert_eq!((h.desired, h.ready), (2, 0));
     assert_eq!(h.restarts, 6);
     let joined = h.problems.join("; ");
-    assert!(joined.contains("OOMKilled (2 pods)") && joined.contains("CrashLoopBackOff"), "{joined}");
+    assert!(
+        joined.contains("OOMKilled (2 pods)") && joined.contains("CrashLoopBackOff"),
+        "{joined}"
+    );
 }
 
 #[tokio::test]
 async fn evidence_has_pod_logs_with_previous_container_and_warning_events() {
     let c = cluster().await;
     c.behave("registry.local/web:v1.3.0", PodBehaviour::CrashLoop);
-    c.deploy("web", "web", "registry.local/web:v1.2.9", 1, &[]).await;
+    c.deploy("web", "web", "registry.local/web:v1.2.9", 1, &[])
+        .await;
     c.set_image("web", "registry.local/web:v1.3.0").await;
     let p = platform(&c, Mode::Rollout);
     let t = target("web");
     let rs = p.releases(&t).await.unwrap();
     let pod = format!("{}-0", rs[0].revision);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-    c.set_logs(&pod, &format!("{now} panic: connection pool exhausted\n{now} at db.rs:42"));
-    c.event("Pod", &pod, "BackOff", "Back-off restarting failed container", true).await;
-    c.event("Pod", &pod, "Unhealthy", "Readiness probe failed: 503", true).await;
-    c.event("Pod", "someone-else-0", "BackOff", "not ours", true).await;
-    let window = TimeRange::ending_at(chrono::Utc::now() + chrono::Duration::seconds(60), Duration::from_secs(3600));
+    c.set_logs(
+        &pod,
+        &format!("{now} panic: connection pool exhausted\n{now} at db.rs:42"),
+    );
+    c.event(
+        "Pod",
+        &pod,
+        "BackOff",
+        "Back-off restarting failed container",
+        true,
+    )
+    .await;
+    c.event(
+        "Pod",
+        &pod,
+        "Unhealthy",
+        "Readiness probe failed: 503",
+        true,
+    )
+    .await;
+    c.event("Pod", "someone-else-0", "BackOff", "not ours", true)
+        .await;
+    let window = TimeRange::ending_at(
+        chrono::Utc::now() + chrono::Duration::seconds(60),
+        Duration::from_secs(3600),
+    );
     let ev = p.evidence(&t, &rs[0], &window).await.unwrap();
-    assert!(ev.logs.iter().any(|l| l.line.contains("connection pool exhausted")), "{ev:?}");
+    assert!(
+        ev.logs
+            .iter()
+            .any(|l| l.line.contains("connection pool exhausted")),
+        "{ev:?}"
+    );
     assert!(ev.logs.iter().any(|l| l.source.ends_with("(previous)")));
     assert_eq!(ev.events.len(), 2, "{:?}", ev.events);
-    assert!(ev.events.iter().all(|e| e.level == rollback_core::EventLevel::Warning));
+    assert!(ev
+        .events
+        .iter()
+        .all(|e| e.level == rollback_core::EventLevel::Warning));
     assert!(c.state.count("get", "pods/log") >= 2);
 }
 
@@ -420,25 +556,39 @@ async fn expired_lease_is_taken_over_and_a_live_one_names_its_holder() {
     let c = rollout_fixture().await;
     let p = platform(&c, Mode::Rollout);
     let t = target("web");
-    let a = p.lock(&t, "runner-a", Duration::from_secs(30)).await.unwrap();
-    let e = p.lock(&t, "runner-b", Duration::from_secs(30)).await.unwrap_err();
+    let a = p
+        .lock(&t, "runner-a", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let e = p
+        .lock(&t, "runner-b", Duration::from_secs(30))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Conflict);
     assert!(!e.is_temporary());
     assert!(e.to_string().contains("runner-a"), "{e}");
     // runner-a crashes; its lease lapses.
-    let later = p
-        .clone()
-        .with_clock(rollback_core::Clock::starting_at(a.expires_at + chrono::Duration::seconds(1)));
-    let b = later.lock(&t, "runner-b", Duration::from_secs(30)).await.unwrap();
+    let later = p.clone().with_clock(rollback_core::Clock::starting_at(
+        a.expires_at + chrono::Duration::seconds(1),
+    ));
+    let b = later
+        .lock(&t, "runner-b", Duration::from_secs(30))
+        .await
+        .unwrap();
     assert_eq!(b.holder, "runner-b");
-    let lease: k8s_openapi::api::coordination::v1::Lease =
-        kube::Api::namespaced(c.raw.clone(), NS).get("rollback-web").await.unwrap();
+    let lease: k8s_openapi::api::coordination::v1::Lease = kube::Api::namespaced(c.raw.clone(), NS)
+        .get("rollback-web")
+        .await
+        .unwrap();
     let spec = lease.spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("runner-b"));
     assert_eq!(spec.lease_transitions, Some(1));
     // runner-a's late unlock must not release runner-b's lease.
     p.unlock(&t, &a).await.unwrap();
-    assert!(later.lock(&t, "runner-c", Duration::from_secs(30)).await.is_err());
+    assert!(later
+        .lock(&t, "runner-c", Duration::from_secs(30))
+        .await
+        .is_err());
 }
 
 // ----- faults ----------------------------------------------------------------------------------
@@ -449,11 +599,16 @@ async fn revert_re_reads_and_retries_after_a_409_conflict() {
     let p = platform(&c, Mode::Rollout);
     let t = target("web");
     let rs = p.releases(&t).await.unwrap();
-    c.state.inject(Fault::new("update", "deployments", FaultKind::Conflict, 2).named("web"));
+    c.state
+        .inject(Fault::new("update", "deployments", FaultKind::Conflict, 2).named("web"));
     c.state.reset_counts();
     p.revert(&t, &rs[1]).await.unwrap();
     assert_eq!(c.state.count("update", "deployments"), 3);
-    assert_eq!(c.state.count("get", "deployments"), 3, "re-read before each retry");
+    assert_eq!(
+        c.state.count("get", "deployments"),
+        3,
+        "re-read before each retry"
+    );
 }
 
 #[tokio::test]
@@ -462,7 +617,8 @@ async fn persistent_conflicts_end_in_a_temporary_conflict_error() {
     let p = platform(&c, Mode::Rollout);
     let t = target("web");
     let rs = p.releases(&t).await.unwrap();
-    c.state.inject(Fault::new("update", "deployments", FaultKind::Conflict, 99).named("web"));
+    c.state
+        .inject(Fault::new("update", "deployments", FaultKind::Conflict, 99).named("web"));
     let e = p.revert(&t, &rs[1]).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Conflict);
     assert!(e.is_temporary());
@@ -482,13 +638,19 @@ async fn server_errors_are_temporary_unavailable() {
     let p = platform(&c, Mode::BlueGreen);
     let t = target("web");
     let rs = p.releases(&t).await.unwrap();
-    c.state.inject(Fault::new("patch", "services", FaultKind::Internal, 1).named("web"));
-    let e = p.set_traffic(&t, &TrafficSplit::all_to(&rs[1])).await.unwrap_err();
+    c.state
+        .inject(Fault::new("patch", "services", FaultKind::Internal, 1).named("web"));
+    let e = p
+        .set_traffic(&t, &TrafficSplit::all_to(&rs[1]))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unavailable);
     assert!(e.is_temporary());
     // Traffic is still entirely on a release with ready pods; the retry succeeds.
     assert!(p.traffic(&t).await.unwrap().is_all_to(&rs[0].revision));
-    p.set_traffic(&t, &TrafficSplit::all_to(&rs[1])).await.unwrap();
+    p.set_traffic(&t, &TrafficSplit::all_to(&rs[1]))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -497,12 +659,19 @@ async fn forbidden_names_the_verb_and_the_resource() {
     let p = platform(&c, Mode::BlueGreen);
     let t = target("web");
     let rs = p.releases(&t).await.unwrap();
-    c.state.inject(Fault::new("patch", "services", FaultKind::Forbidden, 1));
-    let e = p.set_traffic(&t, &TrafficSplit::all_to(&rs[1])).await.unwrap_err();
+    c.state
+        .inject(Fault::new("patch", "services", FaultKind::Forbidden, 1));
+    let e = p
+        .set_traffic(&t, &TrafficSplit::all_to(&rs[1]))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
     assert!(!e.is_temporary());
     let s = e.to_string();
-    assert!(s.contains("`patch`") && s.contains("`services`") && s.contains("rbac.yaml"), "{s}");
+    assert!(
+        s.contains("`patch`") && s.contains("`services`") && s.contains("rbac.yaml"),
+        "{s}"
+    );
     assert!(p.traffic(&t).await.unwrap().is_all_to(&rs[0].revision));
 }
 
@@ -510,7 +679,12 @@ async fn forbidden_names_the_verb_and_the_resource() {
 async fn throttling_is_temporary() {
     let c = rollout_fixture().await;
     let p = platform(&c, Mode::Rollout);
-    c.state.inject(Fault::new("list", "replicasets", FaultKind::TooManyRequests, 1));
+    c.state.inject(Fault::new(
+        "list",
+        "replicasets",
+        FaultKind::TooManyRequests,
+        1,
+    ));
     let e = p.releases(&target("web")).await.unwrap_err();
     assert_eq!((e.kind(), e.is_temporary()), (ErrorKind::Unavailable, true));
 }
@@ -519,7 +693,8 @@ async fn throttling_is_temporary() {
 async fn a_hung_call_times_out_as_temporary() {
     let c = rollout_fixture().await;
     let p = platform(&c, Mode::Rollout);
-    c.state.inject(Fault::new("get", "deployments", FaultKind::Hang, 1));
+    c.state
+        .inject(Fault::new("get", "deployments", FaultKind::Hang, 1));
     let e = p.releases(&target("web")).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::TimedOut);
     assert!(e.is_temporary());
@@ -535,8 +710,10 @@ async fn orchestrate(
     failing: &str,
 ) -> rollback_core::report::RollbackReport {
     let _ctl = c.spawn_controller();
-    let mut policy = rollback_core::policy::Policy::default();
-    policy.cleanup_delay = Duration::ZERO;
+    let policy = rollback_core::policy::Policy {
+        cleanup_delay: Duration::ZERO,
+        ..Default::default()
+    };
     let o = Orchestrator::builder(platform(c, mode), ScriptedMetrics::failing(&[failing]))
         .policy(policy)
         .identity("test-runner")
@@ -556,12 +733,18 @@ async fn orchestrator_full_revert_rolls_back_a_failing_rollout_end_to_end() {
     let report = orchestrate(&c, Mode::Rollout, StrategyChoice::Auto, "v1.3.0").await;
     assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.summary);
     assert_eq!(report.strategy, Some(Strategy::Full));
-    assert_eq!(report.to.as_ref().unwrap().version, Version::parse("v1.2.9").unwrap());
+    assert_eq!(
+        report.to.as_ref().unwrap().version,
+        Version::parse("v1.2.9").unwrap()
+    );
     let p = platform(&c, Mode::Rollout);
     let rs = p.releases(&target("web")).await.unwrap();
     assert_eq!(rs[0].version.to_string(), "v1.2.9");
     assert_eq!(rs[0].state, ReleaseState::Serving);
-    let failed = rs.iter().find(|r| r.version.to_string() == "v1.3.0").unwrap();
+    let failed = rs
+        .iter()
+        .find(|r| r.version.to_string() == "v1.3.0")
+        .unwrap();
     assert_eq!(failed.mark, ReleaseMark::Failed);
     println!("full revert writes: {:?}", c.state.write_breakdown());
     assert_eq!(c.state.count("update", "deployments"), 1);
@@ -573,7 +756,12 @@ async fn orchestrator_instant_switch_moves_the_service_once() {
     let report = orchestrate(&c, Mode::BlueGreen, StrategyChoice::Auto, "v1.3.0").await;
     assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.summary);
     assert_eq!(report.strategy, Some(Strategy::Instant));
-    assert_eq!(c.state.count("patch", "services"), 1, "{:?}", c.state.write_breakdown());
+    assert_eq!(
+        c.state.count("patch", "services"),
+        1,
+        "{:?}",
+        c.state.write_breakdown()
+    );
     println!("instant writes: {:?}", c.state.write_breakdown());
     // The failed slot was scaled down (never deleted) and marked failed.
     let d = c.deployment("web-blue").await;
@@ -596,9 +784,20 @@ async fn orchestrator_gradual_shift_patches_the_route_once_per_step() {
         .iter()
         .filter(|s| s.action == "set_traffic")
         .count() as u64;
-    assert_eq!(c.state.count("patch", "httproutes"), steps, "{:?}", c.state.write_breakdown());
-    println!("gradual writes ({steps} steps): {:?}", c.state.write_breakdown());
-    assert_eq!(c.route_weights("web").await, vec![("web-blue".into(), 0), ("web-green".into(), 100)]);
+    assert_eq!(
+        c.state.count("patch", "httproutes"),
+        steps,
+        "{:?}",
+        c.state.write_breakdown()
+    );
+    println!(
+        "gradual writes ({steps} steps): {:?}",
+        c.state.write_breakdown()
+    );
+    assert_eq!(
+        c.route_weights("web").await,
+        vec![("web-blue".into(), 0), ("web-green".into(), 100)]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -606,11 +805,18 @@ async fn dry_run_makes_no_write() {
     let c = rollout_fixture().await;
     let _ctl = c.spawn_controller();
     c.state.reset_counts();
-    let o = Orchestrator::builder(platform(&c, Mode::Rollout), ScriptedMetrics::failing(&["v1.3.0"]))
-        .build()
-        .unwrap();
+    let o = Orchestrator::builder(
+        platform(&c, Mode::Rollout),
+        ScriptedMetrics::failing(&["v1.3.0"]),
+    )
+    .build()
+    .unwrap();
     let report = o
-        .run(RollbackRequest::new(target("web")).reason("x").dry_run(true))
+        .run(
+            RollbackRequest::new(target("web"))
+                .reason("x")
+                .dry_run(true),
+        )
         .await;
     assert_eq!(report.outcome, Outcome::DryRun, "{}", report.summary);
     assert_eq!(c.state.writes(), 0, "{:?}", c.state.write_breakdown());
@@ -625,7 +831,9 @@ async fn a_second_runner_is_refused_while_the_lease_is_held() {
         .unwrap();
     let report = orchestrate(&c, Mode::Rollout, StrategyChoice::Auto, "v1.3.0").await;
     assert_eq!(report.outcome, Outcome::Aborted, "{}", report.summary);
-    assert!(report.summary.contains("other-runner") || format!("{report:?}").contains("other-runner"));
+    assert!(
+        report.summary.contains("other-runner") || format!("{report:?}").contains("other-runner")
+    );
     assert_eq!(c.state.count("update", "deployments"), 0);
 }
 

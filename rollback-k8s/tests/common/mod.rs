@@ -325,18 +325,24 @@ pub async fn cluster() -> Cluster {
     };
     let ours = [FaultKind::Conflict, FaultKind::Internal];
     let funcs = interceptor::Funcs::new()
-        .patch(move |ctx| match s1.take("patch", None, Some(ctx.name), &ours) {
-            Some(k) => Err(answer(k)),
-            None => Ok(None),
-        })
-        .replace(move |ctx| match s2.take("update", None, Some(ctx.name), &ours) {
-            Some(k) => Err(answer(k)),
-            None => Ok(None),
-        })
-        .get(move |ctx| match s3.take("get", None, Some(ctx.name), &ours) {
-            Some(k) => Err(answer(k)),
-            None => Ok(None),
-        })
+        .patch(
+            move |ctx| match s1.take("patch", None, Some(ctx.name), &ours) {
+                Some(k) => Err(answer(k)),
+                None => Ok(None),
+            },
+        )
+        .replace(
+            move |ctx| match s2.take("update", None, Some(ctx.name), &ours) {
+                Some(k) => Err(answer(k)),
+                None => Ok(None),
+            },
+        )
+        .get(
+            move |ctx| match s3.take("get", None, Some(ctx.name), &ours) {
+                Some(k) => Err(answer(k)),
+                None => Ok(None),
+            },
+        )
         .list(move |_ctx| match s4.take("list", None, None, &ours) {
             Some(k) => Err(answer(k)),
             None => Ok(None),
@@ -396,14 +402,26 @@ impl Cluster {
     }
 
     /// Creates a Deployment with `image` (version label = tag) and lets the controller roll it out.
-    pub async fn deploy(&self, name: &str, app: &str, image: &str, replicas: i32, extra: &[(&str, &str)]) {
+    pub async fn deploy(
+        &self,
+        name: &str,
+        app: &str,
+        image: &str,
+        replicas: i32,
+        extra: &[(&str, &str)],
+    ) {
         let version = image.rsplit(':').next().unwrap_or("latest");
         let mut pod_labels = vec![("app", app), ("app.kubernetes.io/version", version)];
         pod_labels.extend_from_slice(extra);
         let mut dep_labels = vec![("app.kubernetes.io/name", app)];
         dep_labels.extend_from_slice(extra);
         let mut selector = vec![("app", app)];
-        selector.extend(extra.iter().filter(|(k, _)| *k == "rollback.dev/slot").copied());
+        selector.extend(
+            extra
+                .iter()
+                .filter(|(k, _)| *k == "rollback.dev/slot")
+                .copied(),
+        );
         let d: Deployment = serde_json::from_value(json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": { "name": name, "namespace": NS, "labels": labels(&dep_labels) },
@@ -422,7 +440,7 @@ impl Cluster {
         .unwrap();
         let api: Api<Deployment> = Api::namespaced(self.raw.clone(), NS);
         api.create(&PostParams::default(), &d).await.unwrap();
-        self.reconcile().await;
+        self.reconcile_one(name).await;
     }
 
     /// Changes a Deployment's image (a new rollout), as `kubectl set image` does.
@@ -442,7 +460,7 @@ impl Cluster {
             .insert("app.kubernetes.io/version".into(), version.into());
         d.status = None;
         api.replace(name, &PostParams::default(), &d).await.unwrap();
-        self.reconcile().await;
+        self.reconcile_one(name).await;
     }
 
     pub async fn create_service(&self, name: &str, selector: &[(&str, &str)]) {
@@ -504,7 +522,14 @@ impl Cluster {
             .items
     }
 
-    pub async fn event(&self, object_kind: &str, object: &str, reason: &str, message: &str, warning: bool) {
+    pub async fn event(
+        &self,
+        object_kind: &str,
+        object: &str,
+        reason: &str,
+        message: &str,
+        warning: bool,
+    ) {
         let api: Api<Event> = Api::namespaced(self.raw.clone(), NS);
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let e: Event = serde_json::from_value(json!({
@@ -535,6 +560,14 @@ impl Cluster {
     pub async fn reconcile(&self) {
         reconcile(&self.raw, &self.behaviour).await.unwrap();
     }
+
+    /// Runs the controller over one Deployment only.
+    pub async fn reconcile_one(&self, name: &str) {
+        let d = self.deployment(name).await;
+        reconcile_deployment(&self.raw, &self.behaviour, d)
+            .await
+            .unwrap();
+    }
 }
 
 /// Strictly increasing creation times (the fake stamps whole seconds, so objects created in
@@ -564,7 +597,10 @@ impl Drop for ControllerHandle {
 
 fn template_hash(template: &Value) -> String {
     let mut t = template.clone();
-    if let Some(l) = t.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+    if let Some(l) = t
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
         l.remove("pod-template-hash");
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -581,15 +617,29 @@ pub async fn reconcile(
     behaviour: &Arc<Mutex<HashMap<String, PodBehaviour>>>,
 ) -> Result<(), kube::Error> {
     let dapi: Api<Deployment> = Api::namespaced(raw.clone(), NS);
+    for d in dapi.list(&ListParams::default()).await?.items {
+        reconcile_deployment(raw, behaviour, d).await?;
+    }
+    Ok(())
+}
+
+/// One pass of the controller over one Deployment.
+pub async fn reconcile_deployment(
+    raw: &kube::Client,
+    behaviour: &Arc<Mutex<HashMap<String, PodBehaviour>>>,
+    d: Deployment,
+) -> Result<(), kube::Error> {
+    let dapi: Api<Deployment> = Api::namespaced(raw.clone(), NS);
     let rsapi: Api<ReplicaSet> = Api::namespaced(raw.clone(), NS);
     let papi: Api<Pod> = Api::namespaced(raw.clone(), NS);
     let pp = PostParams::default();
-    for d in dapi.list(&ListParams::default()).await?.items {
+    {
         let dname = d.metadata.name.clone().unwrap();
         let spec = d.spec.clone().unwrap();
         let dt = serde_json::to_value(&spec.template).unwrap();
         let hash = template_hash(&dt);
-        let all_rs = rsapi.list(&ListParams::default()).await?.items;
+        let by_selector = ListParams::default().labels(&match_labels(&spec));
+        let all_rs = rsapi.list(&by_selector).await?.items;
         let owned: Vec<ReplicaSet> = all_rs
             .into_iter()
             .filter(|rs| {
@@ -600,14 +650,15 @@ pub async fn reconcile(
                     .any(|o| o.name == dname)
             })
             .collect();
-        let max_rev = owned
-            .iter()
-            .map(rollback_k8s_revision)
-            .max()
-            .unwrap_or(0);
+        let max_rev = owned.iter().map(rollback_k8s_revision).max().unwrap_or(0);
         let current = owned
             .iter()
-            .find(|rs| template_hash(&serde_json::to_value(rs.spec.as_ref().unwrap().template.as_ref().unwrap()).unwrap()) == hash)
+            .find(|rs| {
+                template_hash(
+                    &serde_json::to_value(rs.spec.as_ref().unwrap().template.as_ref().unwrap())
+                        .unwrap(),
+                ) == hash
+            })
             .cloned();
         let paused = spec.paused == Some(true);
         let current_name = match current {
@@ -626,7 +677,7 @@ pub async fn reconcile(
                 }
                 name
             }
-            None if paused => continue,
+            None if paused => return Ok(()),
             None => {
                 let name = format!("{dname}-{hash}");
                 let mut t = dt.clone();
@@ -654,11 +705,17 @@ pub async fn reconcile(
         // Scale: the current ReplicaSet to the desired count, the others to 0 (unless paused).
         let desired = spec.replicas.unwrap_or(1);
         let owned = rsapi
-            .list(&ListParams::default())
+            .list(&by_selector)
             .await?
             .items
             .into_iter()
-            .filter(|rs| rs.metadata.owner_references.iter().flatten().any(|o| o.name == dname));
+            .filter(|rs| {
+                rs.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.name == dname)
+            });
         let (mut total, mut updated, mut ready_all) = (0, 0, 0);
         for rs in owned {
             let name = rs.metadata.name.clone().unwrap();
@@ -671,7 +728,11 @@ pub async fn reconcile(
             };
             if rs.spec.as_ref().and_then(|s| s.replicas) != Some(want) {
                 rsapi
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(json!({ "spec": { "replicas": want } })))
+                    .patch(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({ "spec": { "replicas": want } })),
+                    )
                     .await?;
             }
             // Pods.
@@ -680,7 +741,17 @@ pub async fn reconcile(
                 .list(&ListParams::default().labels(&format!("pod-template-hash={hash}")))
                 .await?
                 .items;
-            let image = rs.spec.as_ref().unwrap().template.as_ref().unwrap().spec.as_ref().unwrap().containers[0]
+            let image = rs
+                .spec
+                .as_ref()
+                .unwrap()
+                .template
+                .as_ref()
+                .unwrap()
+                .spec
+                .as_ref()
+                .unwrap()
+                .containers[0]
                 .image
                 .clone()
                 .unwrap_or_default();
@@ -692,10 +763,25 @@ pub async fn reconcile(
                 .unwrap_or(PodBehaviour::Ready);
             for i in 0..want.max(0) as usize {
                 let pname = format!("{name}-{i}");
-                if pods.iter().any(|p| p.metadata.name.as_deref() == Some(pname.as_str())) {
+                if pods
+                    .iter()
+                    .any(|p| p.metadata.name.as_deref() == Some(pname.as_str()))
+                {
                     continue;
                 }
-                let mut labels = rs.spec.as_ref().unwrap().template.as_ref().unwrap().metadata.as_ref().unwrap().labels.clone().unwrap();
+                let mut labels = rs
+                    .spec
+                    .as_ref()
+                    .unwrap()
+                    .template
+                    .as_ref()
+                    .unwrap()
+                    .metadata
+                    .as_ref()
+                    .unwrap()
+                    .labels
+                    .clone()
+                    .unwrap();
                 labels.insert("pod-template-hash".into(), hash.clone());
                 let pod: Pod = serde_json::from_value(json!({
                     "apiVersion": "v1", "kind": "Pod",
@@ -709,7 +795,12 @@ pub async fn reconcile(
             }
             for p in &pods {
                 let pname = p.metadata.name.clone().unwrap();
-                let idx: usize = pname.rsplit('-').next().unwrap().parse().unwrap_or(usize::MAX);
+                let idx: usize = pname
+                    .rsplit('-')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap_or(usize::MAX);
                 if idx >= want.max(0) as usize {
                     papi.delete(&pname, &DeleteParams::default()).await?;
                 }
@@ -748,6 +839,16 @@ pub async fn reconcile(
         .await?;
     }
     Ok(())
+}
+
+fn match_labels(spec: &k8s_openapi::api::apps::v1::DeploymentSpec) -> String {
+    spec.selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn rollback_k8s_revision(rs: &ReplicaSet) -> u64 {
@@ -810,10 +911,12 @@ impl MetricsSource for ScriptedMetrics {
     }
 
     async fn query(&self, q: &MetricQuery) -> rollback_core::Result<Vec<Series>> {
-        let bad = q
-            .release
-            .as_ref()
-            .is_some_and(|r| self.failing.lock().unwrap().contains(&r.version.to_string()));
+        let bad = q.release.as_ref().is_some_and(|r| {
+            self.failing
+                .lock()
+                .unwrap()
+                .contains(&r.version.to_string())
+        });
         let value = match (&q.kind, bad) {
             (MetricKind::ErrorRate, true) => 0.12,
             (MetricKind::ErrorRate, false) => 0.0005,
