@@ -320,7 +320,16 @@ impl Platform for KubePlatform {
         target.validate()?;
         let layout = self.layout(target).await?;
         let traffic = self.traffic_of(&layout).await?;
-        Ok(layout.releases_with_state(&traffic))
+        let mut releases = layout.releases_with_state(&traffic);
+        if let Some(slot) = self.preview_slot(&layout).await? {
+            for r in releases
+                .iter_mut()
+                .filter(|r| r.slot.as_deref() == Some(&slot))
+            {
+                r.attributes.insert("service.preview".into(), "true".into());
+            }
+        }
+        Ok(releases)
     }
 
     async fn traffic(&self, target: &Target) -> Result<TrafficSplit> {

@@ -146,6 +146,24 @@ impl KubePlatform {
         }
     }
 
+    /// `blue-green` with a preview Service: the slot it selects (read only, never written).
+    pub(crate) async fn preview_slot(&self, layout: &Layout) -> Result<Option<String>> {
+        let Some(template) = self.config.preview_service.as_deref() else {
+            return Ok(None);
+        };
+        if layout.mode != Mode::BlueGreen {
+            return Ok(None);
+        }
+        let name = KubeConfig::expand(template, &layout.target.deployment, None);
+        let svc = self.get_service(&layout.namespace, &name).await?;
+        Ok(svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.as_ref())
+            .and_then(|s| s.get(&self.config.slot_label))
+            .cloned())
+    }
+
     fn selected_slot(&self, layout: &Layout, svc: &Service) -> Result<String> {
         svc.spec
             .as_ref()

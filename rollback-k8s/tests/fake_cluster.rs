@@ -837,9 +837,151 @@ async fn a_second_runner_is_refused_while_the_lease_is_held() {
     assert_eq!(c.state.count("update", "deployments"), 0);
 }
 
-#[test]
-fn secrets_in_env_values_never_reach_errors_or_debug_output() {
-    let cfg = KubeConfig::default();
-    assert!(!format!("{cfg:?}").contains("s3cr3t"));
-    let _ = Arc::new(cfg);
+#[tokio::test]
+async fn secret_env_values_never_reach_releases_health_evidence_or_errors() {
+    let c = rollout_fixture().await;
+    let p = platform(&c, Mode::Rollout);
+    let t = target("web");
+    let rs = p.releases(&t).await.unwrap();
+    let h = p.health(&t, &rs[0]).await.unwrap();
+    let window = TimeRange::ending_at(chrono::Utc::now(), Duration::from_secs(3600));
+    let ev = p.evidence(&t, &rs[0], &window).await.unwrap();
+    c.state
+        .inject(Fault::new("update", "deployments", FaultKind::Forbidden, 1));
+    let e = p.revert(&t, &rs[1]).await.unwrap_err();
+    let all = format!("{rs:?} {h:?} {ev:?} {e} {e:?} {p:?}");
+    assert!(!all.contains("s3cr3t-value"));
+    assert!(rs[0].attributes.contains_key("env.DB_PASSWORD"));
+}
+
+#[tokio::test]
+async fn preview_service_marks_the_slot_it_selects() {
+    let c = blue_green_fixture().await;
+    let rs = platform(&c, Mode::BlueGreen)
+        .releases(&target("web"))
+        .await
+        .unwrap();
+    let green = rs
+        .iter()
+        .find(|r| r.slot.as_deref() == Some("green"))
+        .unwrap();
+    assert_eq!(
+        green.attributes.get("service.preview").map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(green.state, ReleaseState::Standby);
+}
+
+#[tokio::test(start_paused = true)]
+async fn orchestrator_retries_a_500_on_the_switch_and_still_switches_once() {
+    let c = blue_green_fixture().await;
+    c.state
+        .inject(Fault::new("patch", "services", FaultKind::Internal, 2).named("web"));
+    let report = orchestrate(&c, Mode::BlueGreen, StrategyChoice::Auto, "v1.3.0").await;
+    assert_eq!(report.outcome, Outcome::RolledBack, "{}", report.summary);
+    // Three attempts reached the API; the fake applied exactly one.
+    assert_eq!(c.state.count("patch", "services"), 3);
+    let p = platform(&c, Mode::BlueGreen);
+    let rs = p.releases(&target("web")).await.unwrap();
+    let green = rs
+        .iter()
+        .find(|r| r.slot.as_deref() == Some("green"))
+        .unwrap();
+    assert!(p
+        .traffic(&target("web"))
+        .await
+        .unwrap()
+        .is_all_to(&green.revision));
+}
+
+#[tokio::test(start_paused = true)]
+async fn orchestrator_forbidden_switch_fails_clearly_and_leaves_traffic_whole() {
+    let c = blue_green_fixture().await;
+    c.state
+        .inject(Fault::new("patch", "services", FaultKind::Forbidden, 99));
+    let report = orchestrate(&c, Mode::BlueGreen, StrategyChoice::Auto, "v1.3.0").await;
+    assert_eq!(report.outcome, Outcome::Failed, "{}", report.summary);
+    let text = format!("{report:?}");
+    assert!(
+        text.contains("`patch`") && text.contains("`services`"),
+        "{}",
+        report.summary
+    );
+    // Exactly one attempt: permission errors are not retried.
+    assert_eq!(c.state.count("patch", "services"), 1);
+    let p = platform(&c, Mode::BlueGreen);
+    let split = p.traffic(&target("web")).await.unwrap();
+    let sum: u32 = split.weights().iter().map(|w| u32::from(w.percent)).sum();
+    assert_eq!(sum, 100);
+    for w in split.weights() {
+        let r = p
+            .releases(&target("web"))
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.revision == w.release.revision)
+            .unwrap();
+        assert!(r.replicas.ready > 0);
+    }
+}
+
+#[tokio::test]
+async fn under_random_faults_route_weights_sum_to_100_and_only_ready_backends_get_traffic() {
+    let c = gateway_fixture(100).await;
+    let p = platform(&c, Mode::Gateway);
+    let t = target("web");
+    let kinds = [
+        FaultKind::Conflict,
+        FaultKind::Internal,
+        FaultKind::Forbidden,
+        FaultKind::TooManyRequests,
+    ];
+    let mut seed: u64 = 0x5eed;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for step in 0..40u64 {
+        if step == 20 {
+            // Green loses its ready pods; from now on it must never be given traffic.
+            let rs = p.releases(&t).await.unwrap();
+            p.set_traffic(&t, &TrafficSplit::all_to(&rs[0]))
+                .await
+                .unwrap();
+            c.behave("registry.local/web:v1.2.9-bad", PodBehaviour::CrashLoop);
+            c.set_image("web-green", "registry.local/web:v1.2.9-bad")
+                .await;
+        }
+        let rs = p.releases(&t).await.unwrap();
+        let (a, b) = (&rs[0], &rs[1]);
+        if next() % 3 == 0 {
+            let kind = kinds[(next() % kinds.len() as u64) as usize];
+            let verb = if next() % 2 == 0 { "patch" } else { "get" };
+            c.state.inject(Fault::new(verb, "httproutes", kind, 1));
+        }
+        let pct = u8::try_from(next() % 101).unwrap();
+        let _ = p
+            .set_traffic(&t, &TrafficSplit::shift(a, b, pct).unwrap())
+            .await;
+        c.state.faults.lock().unwrap().clear();
+        let split = p.traffic(&t).await.unwrap();
+        let sum: u32 = split.weights().iter().map(|w| u32::from(w.percent)).sum();
+        assert_eq!(sum, 100, "step {step}");
+        for w in split.weights() {
+            let r = rs
+                .iter()
+                .find(|r| r.revision == w.release.revision)
+                .unwrap();
+            assert!(r.replicas.ready > 0, "step {step}: {split}");
+        }
+        if step >= 20 {
+            let blue = rs
+                .iter()
+                .find(|r| r.slot.as_deref() == Some("blue"))
+                .unwrap();
+            assert!(split.is_all_to(&blue.revision), "step {step}: {split}");
+        }
+    }
 }
