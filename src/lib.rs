@@ -12,6 +12,7 @@
 //! |---|---|
 //! | `sim` (default) | the in-memory simulation platform and its scenarios ([`sim`]) |
 //! | `http-check` (default) | [`HttpCheck`], the HTTP gate / smoke test |
+//! | `kube` | the Kubernetes platform ([`k8s`]) |
 //! | `prometheus` | the Prometheus metrics source ([`prometheus`]) |
 //! | `notify` | every notification channel ([`notify`]); or one each: `slack`, `pagerduty`, `email`, `github`, `teams`, `webhook` |
 //! | `mock` | mockall mocks of every trait (`MockPlatform`, `MockMetricsSource`, …) |
@@ -55,6 +56,9 @@ pub use rollback_core::*;
     feature = "webhook"
 ))]
 pub use rollback_notify as notify;
+/// The Kubernetes platform (feature `kube`).
+#[cfg(feature = "kube")]
+pub use rollback_k8s as k8s;
 /// The Prometheus metrics source (feature `prometheus`).
 #[cfg(feature = "prometheus")]
 pub use rollback_prometheus as prometheus;
