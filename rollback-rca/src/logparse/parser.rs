@@ -343,18 +343,30 @@ impl Parser {
         if template.is_empty() {
             return Some((1.0, 0));
         }
-        let (mut same, mut params, mut constants) = (0usize, 0usize, 0usize);
+        let n = template.len() as f64;
+        // A pair that cannot reach the threshold any more is dropped early: it could never be
+        // the match (Drain keeps the best pair and then compares it with the threshold).
+        let floor = self.similarity * n - 1e-9;
+        let improved = self.strategy == Strategy::Improved;
+        let (mut same, mut params, mut constants, mut misses) = (0usize, 0usize, 0usize, 0usize);
         for (t, m) in template.iter().zip(tokens) {
             if &**t == WILDCARD {
                 params += 1;
+                if !improved {
+                    misses += 1;
+                }
             } else {
                 constants += 1;
                 if **t == **m {
                     same += 1;
+                } else {
+                    misses += 1;
                 }
             }
+            if ((template.len() - misses) as f64) < floor {
+                return None;
+            }
         }
-        let n = template.len() as f64;
         match self.strategy {
             Strategy::Drain => Some((same as f64 / n, params)),
             Strategy::Improved => {
