@@ -164,7 +164,12 @@ impl Corpus {
                     1 + r.below(254)
                 ),
                 Slot::Hex => write!(out, "0x{:08x}", r.next_u64() as u32),
-                Slot::Path => write!(out, "/var/lib/app/{}/data-{}.log", r.below(64), r.below(1000)),
+                Slot::Path => write!(
+                    out,
+                    "/var/lib/app/{}/data-{}.log",
+                    r.below(64),
+                    r.below(1000)
+                ),
                 Slot::Duration => write!(out, "{}ms", r.below(5000)),
                 Slot::User => {
                     out.push_str(USERS[r.below(USERS.len() as u64) as usize]);

@@ -74,7 +74,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let lines: Vec<String> = std::io::BufReader::new(f).lines().map_while(Result::ok).collect();
+            let lines: Vec<String> = std::io::BufReader::new(f)
+                .lines()
+                .map_while(Result::ok)
+                .collect();
             let mut p = parser();
             let start = Instant::now();
             for l in &lines {

@@ -32,10 +32,18 @@ fn eval(args: &[&str]) -> Output {
 fn eval_corpus(extra: &[&str]) -> Vec<(String, f64)> {
     let loghub = data().join("loghub");
     let settings = data().join("settings");
-    let mut args = vec![loghub.to_str().unwrap(), "--settings", settings.to_str().unwrap()];
+    let mut args = vec![
+        loghub.to_str().unwrap(),
+        "--settings",
+        settings.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let out = eval(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -49,7 +57,10 @@ fn eval_corpus(extra: &[&str]) -> Vec<(String, f64)> {
 }
 
 fn accuracy_of(rows: &[(String, f64)], name: &str) -> f64 {
-    rows.iter().find(|(n, _)| n == name).map(|(_, a)| *a).unwrap()
+    rows.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, a)| *a)
+        .unwrap()
 }
 
 #[test]
@@ -99,10 +110,17 @@ fn scratch() -> tempfile::TempDir {
     std::fs::create_dir_all(dir.path().join("loghub/Tiny")).unwrap();
     std::fs::create_dir_all(dir.path().join("settings")).unwrap();
     for f in ["Tiny_2k.log", "Tiny_2k.log_structured.csv"] {
-        std::fs::copy(src.join("loghub/Tiny").join(f), dir.path().join("loghub/Tiny").join(f))
-            .unwrap();
+        std::fs::copy(
+            src.join("loghub/Tiny").join(f),
+            dir.path().join("loghub/Tiny").join(f),
+        )
+        .unwrap();
     }
-    std::fs::copy(src.join("settings/Tiny.toml"), dir.path().join("settings/Tiny.toml")).unwrap();
+    std::fs::copy(
+        src.join("settings/Tiny.toml"),
+        dir.path().join("settings/Tiny.toml"),
+    )
+    .unwrap();
     dir
 }
 
@@ -110,7 +128,11 @@ fn run_scratch(dir: &tempfile::TempDir, needle: &str) {
     let loghub = dir.path().join("loghub");
     let settings = dir.path().join("settings");
     fails_with(
-        &[loghub.to_str().unwrap(), "--settings", settings.to_str().unwrap()],
+        &[
+            loghub.to_str().unwrap(),
+            "--settings",
+            settings.to_str().unwrap(),
+        ],
         needle,
     );
 }
@@ -120,7 +142,13 @@ fn a_missing_dataset_or_file_exits_2_naming_it() {
     let loghub = data().join("loghub");
     let settings = data().join("settings");
     fails_with(
-        &[loghub.to_str().unwrap(), "--settings", settings.to_str().unwrap(), "--datasets", "Nope"],
+        &[
+            loghub.to_str().unwrap(),
+            "--settings",
+            settings.to_str().unwrap(),
+            "--datasets",
+            "Nope",
+        ],
         "Nope.toml",
     );
     fails_with(&["/nonexistent/loghub"], "cannot read the data directory");
@@ -143,8 +171,11 @@ fn a_format_without_content_exits_2_with_an_example() {
 #[test]
 fn malformed_toml_exits_2_listing_the_accepted_keys() {
     let dir = scratch();
-    std::fs::write(dir.path().join("settings/Tiny.toml"), "log_format = '<Content>'\nst = 0.5\n")
-        .unwrap();
+    std::fs::write(
+        dir.path().join("settings/Tiny.toml"),
+        "log_format = '<Content>'\nst = 0.5\n",
+    )
+    .unwrap();
     run_scratch(&dir, "accepted keys: log_format");
 }
 
@@ -175,8 +206,22 @@ fn malformed_csv_or_missing_event_id_exits_2() {
 fn shipped_loghub_settings_are_valid_for_all_16_datasets() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("loghub/settings");
     let names = [
-        "HDFS", "Hadoop", "Spark", "Zookeeper", "BGL", "HPC", "Thunderbird", "Windows", "Linux",
-        "Android", "HealthApp", "Apache", "Proxifier", "OpenSSH", "OpenStack", "Mac",
+        "HDFS",
+        "Hadoop",
+        "Spark",
+        "Zookeeper",
+        "BGL",
+        "HPC",
+        "Thunderbird",
+        "Windows",
+        "Linux",
+        "Android",
+        "HealthApp",
+        "Apache",
+        "Proxifier",
+        "OpenSSH",
+        "OpenStack",
+        "Mac",
     ];
     for name in names {
         let text = std::fs::read_to_string(dir.join(format!("{name}.toml"))).unwrap();

@@ -10,7 +10,11 @@ fn drain() -> Parser {
     Parser::new(ParserConfig::new().strategy(Strategy::Drain)).unwrap()
 }
 
-fn same(p: &Parser, a: rollback_rca::logparse::ClusterId, b: rollback_rca::logparse::ClusterId) -> bool {
+fn same(
+    p: &Parser,
+    a: rollback_rca::logparse::ClusterId,
+    b: rollback_rca::logparse::ClusterId,
+) -> bool {
     p.resolve(a).is_some() && p.resolve(a) == p.resolve(b)
 }
 
@@ -120,7 +124,8 @@ fn examples_are_bounded_and_counts_cover_every_line() {
 
 #[test]
 fn the_format_keeps_content_and_unmatched_lines_are_mined_whole() {
-    let mut p = Parser::new(ParserConfig::new().format(r"\[<Time>\] \[<Level>\] <Content>")).unwrap();
+    let mut p =
+        Parser::new(ParserConfig::new().format(r"\[<Time>\] \[<Level>\] <Content>")).unwrap();
     let a = p.add("[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok /etc/httpd/conf/workers2.properties");
     assert_eq!(p.template(a).unwrap(), "workerEnv.init() ok <*>");
     assert_eq!(p.unformatted(), 0);
@@ -158,13 +163,19 @@ fn bad_settings_are_refused_saying_what_is_accepted() {
     assert_eq!(err, ConfigError::Similarity(1.5));
     assert!(err.to_string().contains("0.0 to 1.0"));
     assert!(Parser::new(ParserConfig::new().similarity(f64::NAN)).is_err());
-    assert_eq!(Parser::new(ParserConfig::new().depth(2)).unwrap_err(), ConfigError::Depth(2));
+    assert_eq!(
+        Parser::new(ParserConfig::new().depth(2)).unwrap_err(),
+        ConfigError::Depth(2)
+    );
     assert_eq!(
         Parser::new(ParserConfig::new().max_clusters(0)).unwrap_err(),
         ConfigError::MaxClusters
     );
     let err = Parser::new(ParserConfig::new().mask("(unclosed")).unwrap_err();
-    assert!(matches!(err, ConfigError::Mask { ref pattern, .. } if pattern == "(unclosed"), "{err}");
+    assert!(
+        matches!(err, ConfigError::Mask { ref pattern, .. } if pattern == "(unclosed"),
+        "{err}"
+    );
     let err = Parser::new(ParserConfig::new().format("<Date> <Msg>")).unwrap_err();
     assert!(matches!(err, ConfigError::FormatWithoutContent(_)));
 }

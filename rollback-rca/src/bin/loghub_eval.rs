@@ -149,8 +149,7 @@ fn discover(data: &Path) -> Result<Vec<String>, String> {
 fn read_settings(path: &Path) -> Result<Settings, String> {
     let text = fs::read_to_string(path)
         .map_err(|e| format!("cannot read settings {}: {e}", path.display()))?;
-    toml::from_str(&text)
-        .map_err(|e| {
+    toml::from_str(&text).map_err(|e| {
         format!(
             "settings {} are not valid: {} ({SETTINGS_HELP})",
             path.display(),
@@ -176,8 +175,8 @@ fn score(args: &Args, strategy: Strategy, name: &str) -> Result<Score, String> {
         .strategy(strategy);
     let mut parser = Parser::new(config).map_err(|e| bad(&e))?;
 
-    let bytes = fs::read(&log_path)
-        .map_err(|e| format!("cannot read log {}: {e}", log_path.display()))?;
+    let bytes =
+        fs::read(&log_path).map_err(|e| format!("cannot read log {}: {e}", log_path.display()))?;
     // Loghub keeps only the lines its format matches.
     let lines: Vec<String> = bytes
         .split(|&b| b == b'\n')
@@ -240,7 +239,11 @@ fn read_truth(path: &Path) -> Result<Vec<Option<String>>, String> {
     let mut out = Vec::new();
     for (row, record) in reader.records().enumerate() {
         let record = record.map_err(|e| {
-            format!("ground truth {} is not valid CSV at row {}: {e}", path.display(), row + 2)
+            format!(
+                "ground truth {} is not valid CSV at row {}: {e}",
+                path.display(),
+                row + 2
+            )
         })?;
         let cell = record.get(column).ok_or_else(|| {
             format!(

@@ -101,7 +101,10 @@ mod tests {
     fn mismatched_or_empty_inputs_are_errors() {
         assert!(matches!(
             group_accuracy(&[1, 2], &[1]),
-            Err(AccuracyError::LengthMismatch { truth: 2, parsed: 1 })
+            Err(AccuracyError::LengthMismatch {
+                truth: 2,
+                parsed: 1
+            })
         ));
         assert_eq!(
             group_accuracy::<u8, u8>(&[], &[]),

@@ -111,6 +111,10 @@ pub struct Parser {
     tail: usize,
     holes: FxHashMap<u64, Vec<usize>>,
     shapes: FxHashMap<u64, usize>,
+    /// Improved strategy: token-sequence hash → (slot, id) of the cluster that last took that
+    /// exact sequence, so repeated messages skip the leaf scan. Cleared when it outgrows
+    /// `4 * max_clusters` entries.
+    seen: FxHashMap<u64, (usize, u64)>,
     lines: u64,
     unformatted: u64,
 }
@@ -159,6 +163,7 @@ impl Parser {
             tail: NIL,
             holes: FxHashMap::default(),
             shapes: FxHashMap::default(),
+            seen: FxHashMap::default(),
             lines: 0,
             unformatted: 0,
         })
@@ -247,20 +252,36 @@ impl Parser {
             Strategy::Drain => tokens_plain(&masked, &mut tokens),
             Strategy::Improved => tokens_generalised(&masked, &mut tokens),
         }
-        let slot = match self.fast_match(&tokens) {
+        let improved = self.strategy == Strategy::Improved;
+        let key = if improved { sequence_hash(&tokens) } else { 0 };
+        let cached = if improved {
+            self.cached(key, &tokens)
+        } else {
+            None
+        };
+        let slot = match cached.or_else(|| self.fast_match(&tokens)) {
             Some(slot) => {
                 self.absorb(slot, &tokens);
                 slot
             }
             None => self.create(&tokens),
         };
+        if improved && cached.is_none() {
+            if self.seen.len() >= self.max_clusters.saturating_mul(4) {
+                self.seen.clear();
+            }
+            if let Some(c) = self.cluster(slot) {
+                self.seen.insert(key, (slot, c.id));
+            }
+        }
         let rep = self.cluster(slot).map_or(slot, |c| c.rep);
         let max_examples = self.max_examples;
         let id = match self.slots.get_mut(rep).and_then(Option::as_mut) {
             Some(c) => {
                 c.count += 1;
                 if c.examples.len() < max_examples {
-                    c.examples.push(truncate(line, MAX_EXAMPLE_BYTES).to_owned());
+                    c.examples
+                        .push(truncate(line, MAX_EXAMPLE_BYTES).to_owned());
                 }
                 c.id
             }
@@ -271,6 +292,20 @@ impl Parser {
             self.touch(rep);
         }
         ClusterId(id)
+    }
+
+    /// The cluster that last took exactly these tokens, if it is still there and still takes
+    /// them with every position equal or a parameter.
+    fn cached(&self, key: u64, tokens: &[Cow<'_, str>]) -> Option<usize> {
+        let &(slot, id) = self.seen.get(&key)?;
+        let c = self.cluster(slot)?;
+        let fits = c.id == id
+            && c.template.len() == tokens.len()
+            && c.template
+                .iter()
+                .zip(tokens)
+                .all(|(t, m)| &**t == WILDCARD || **t == **m);
+        fits.then_some(slot)
     }
 
     fn cluster(&self, slot: usize) -> Option<&Cluster> {
@@ -336,7 +371,11 @@ impl Parser {
 
     /// Drain's `seqDist` (similarity, parameter count); `None` when the improved strategy rules
     /// the pair out whatever the threshold.
-    fn similarity_of(&self, template: &[Box<str>], tokens: &[Cow<'_, str>]) -> Option<(f64, usize)> {
+    fn similarity_of(
+        &self,
+        template: &[Box<str>],
+        tokens: &[Cow<'_, str>],
+    ) -> Option<(f64, usize)> {
         if template.len() != tokens.len() {
             return None;
         }
@@ -672,6 +711,15 @@ fn collapsed(template: &[Box<str>]) -> impl Iterator<Item = &str> {
 fn shape_hash(template: &[Box<str>]) -> u64 {
     let mut h = FxHasher::default();
     for t in collapsed(template) {
+        t.hash(&mut h);
+    }
+    h.finish()
+}
+
+fn sequence_hash(tokens: &[Cow<'_, str>]) -> u64 {
+    let mut h = FxHasher::default();
+    tokens.len().hash(&mut h);
+    for t in tokens {
         t.hash(&mut h);
     }
     h.finish()

@@ -62,7 +62,9 @@ fn generalise(token: &str) -> Cow<'_, str> {
         if let Some(p) = token.find(['=', ':']) {
             let (key, value) = (&token[..p], &token[p + 1..]);
             let key_is_word = !key.is_empty()
-                && key.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-' || b == b'.');
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-' || b == b'.');
             if key_is_word && !value.is_empty() && value.bytes().any(|b| b.is_ascii_digit()) {
                 return Cow::Owned(format!("{}{WILDCARD}", &token[..=p]));
             }
@@ -99,13 +101,19 @@ mod tests {
 
     #[test]
     fn key_value_tokens_keep_their_key() {
-        assert_eq!(gen("uid=0 euid=0 tty=ssh"), ["uid=<*>", "euid=<*>", "tty=ssh"]);
+        assert_eq!(
+            gen("uid=0 euid=0 tty=ssh"),
+            ["uid=<*>", "euid=<*>", "tty=ssh"]
+        );
     }
 
     #[test]
     fn id_lists_of_any_length_collapse_to_one_parameter() {
         assert_eq!(gen("Removed ids [1, 2, 3] ok"), gen("Removed ids [7] ok"));
-        assert_eq!(gen("Removed ids [1, 2, 3] ok"), ["Removed", "ids", "<*>", "ok"]);
+        assert_eq!(
+            gen("Removed ids [1, 2, 3] ok"),
+            ["Removed", "ids", "<*>", "ok"]
+        );
     }
 
     #[test]
