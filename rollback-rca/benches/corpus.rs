@@ -47,6 +47,7 @@ pub struct Corpus {
     templates: Vec<Vec<Slot>>,
     /// Cumulative weights for the skewed template choice.
     weights: Vec<u64>,
+    salads: u64,
 }
 
 const USERS: [&str; 12] = [
@@ -118,17 +119,20 @@ impl Corpus {
             vocab,
             templates,
             weights,
+            salads: 0,
         }
     }
 
-    /// Writes the next line (without newline) into `out`, replacing its content.
-    pub fn next_line(&mut self, out: &mut String) {
+    /// Writes the next line (without newline) into `out`, replacing its content, and returns
+    /// the line's ground-truth event (its template; every word salad is an event of its own).
+    pub fn next_line(&mut self, out: &mut String) -> u64 {
         use std::fmt::Write;
         out.clear();
         let roll = self.rng.below(100);
         if roll < 2 {
-            out.push_str(SHORT[self.rng.below(SHORT.len() as u64) as usize]);
-            return;
+            let k = self.rng.below(SHORT.len() as u64);
+            out.push_str(SHORT[k as usize]);
+            return 1_000 + k;
         }
         if roll < 3 {
             for i in 0..5 {
@@ -138,7 +142,8 @@ impl Corpus {
                 let w = word(&mut self.rng);
                 out.push_str(&w);
             }
-            return;
+            self.salads += 1;
+            return 1_000_000 + self.salads;
         }
         let total = *self.weights.last().unwrap_or(&1);
         let pick = self.rng.below(total);
@@ -204,5 +209,6 @@ impl Corpus {
                 }
             };
         }
+        idx as u64
     }
 }

@@ -5,6 +5,8 @@
 //! logparse_throughput parse FILE        mine FILE, print lines/s and the template count
 //! logparse_throughput stream N          mine N generated lines without storing them and check
 //!                                       that the tracked clusters never exceed the bound
+//! logparse_throughput accuracy N        group accuracy of both strategies on N generated lines
+//!                                       against the generator's own event labels
 //! ```
 //! Settings shared with `drain3_throughput.py`: similarity 0.5, depth 4, 100 children,
 //! 10 000 clusters, one IPv4 mask.
@@ -16,13 +18,18 @@ use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use rollback_rca::logparse::{Parser, ParserConfig};
+use rollback_rca::logparse::{group_accuracy, Parser, ParserConfig, Strategy};
 
 const SEED: u64 = 2026;
 const MAX_CLUSTERS: usize = 10_000;
 
 fn parser() -> Parser {
+    parser_with(Strategy::Improved)
+}
+
+fn parser_with(strategy: Strategy) -> Parser {
     let config = ParserConfig::new()
+        .strategy(strategy)
         .similarity(0.5)
         .depth(4)
         .max_children(100)
@@ -120,8 +127,43 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        ["accuracy", n] => {
+            let Ok(n) = n.parse::<u64>() else {
+                eprintln!("N must be a whole number of lines, got {n:?}");
+                return ExitCode::from(2);
+            };
+            for (name, strategy) in [("improved", Strategy::Improved), ("drain", Strategy::Drain)] {
+                let mut p = parser_with(strategy);
+                let mut c = corpus::Corpus::new(SEED);
+                let mut line = String::new();
+                let mut truth = Vec::new();
+                let mut ids = Vec::new();
+                for _ in 0..n {
+                    truth.push(c.next_line(&mut line));
+                    ids.push(p.add(&line));
+                }
+                let parsed: Vec<u64> = ids
+                    .iter()
+                    .enumerate()
+                    .map(|(i, id)| p.resolve(*id).map_or(u64::MAX - i as u64, |c| c.get()))
+                    .collect();
+                match group_accuracy(&truth, &parsed) {
+                    Ok(acc) => println!(
+                        "{name} lines={n} group_accuracy={acc:.4} templates={}",
+                        p.templates().len()
+                    ),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
         _ => {
-            eprintln!("usage: logparse_throughput generate N FILE | parse FILE | stream N");
+            eprintln!(
+                "usage: logparse_throughput generate N FILE | parse FILE | stream N | accuracy N"
+            );
             ExitCode::from(2)
         }
     }

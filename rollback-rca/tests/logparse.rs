@@ -187,3 +187,20 @@ fn empty_messages_share_one_cluster() {
     let b = p.add("   ");
     assert!(same(&p, a, b));
 }
+
+#[test]
+fn distinct_single_word_messages_never_merge() {
+    let mut p = improved();
+    let words = ["ok", "Shutdown", "Restart", "Starting", "ok", "Restart"];
+    let ids: Vec<_> = words.iter().map(|w| p.add(w)).collect();
+    assert!(same(&p, ids[0], ids[4]) && same(&p, ids[2], ids[5]));
+    assert_eq!(p.templates().len(), 4, "{:?}", p.templates());
+}
+
+#[test]
+fn messages_agreeing_on_less_than_half_their_words_stay_apart() {
+    let mut p = improved();
+    let a = p.add("Failed to open file config");
+    let b = p.add("Failed to bind socket address");
+    assert!(!same(&p, a, b));
+}

@@ -20,6 +20,9 @@ const SIBLING_VALUES: usize = 3;
 /// them (improved strategy): in `Connection closed` / `Connection reset` the differing word is
 /// the event, not a parameter.
 const FUZZY_MIN_CONSTANTS: usize = 4;
+/// Constant tokens a template must keep (besides a candidate position) before it may merge
+/// with others: with less context two templates say too little to be the same event.
+const MIN_CONTEXT_CONSTANTS: usize = 2;
 /// Positions of a template considered for sibling merging (and tracked in a bit set).
 const MAX_INDEXED_POSITIONS: usize = 64;
 /// Longest example line kept, in bytes.
@@ -409,7 +412,10 @@ impl Parser {
         match self.strategy {
             Strategy::Drain => Some((same as f64 / n, params)),
             Strategy::Improved => {
-                if same < constants && constants < FUZZY_MIN_CONSTANTS {
+                // A differing word is a parameter only in a template with enough constants,
+                // and at most half of them may differ.
+                let conflicts = constants - same;
+                if conflicts > 0 && (constants < FUZZY_MIN_CONSTANTS || conflicts * 2 > constants) {
                     return None;
                 }
                 Some(((same + params) as f64 / n, params))
@@ -573,8 +579,12 @@ impl Parser {
                 continue;
             };
             let shape = shape_hash(&c.template);
+            let constants = c.template.iter().filter(|t| &***t != WILDCARD).count();
             if let Some(&other) = self.shapes.get(&shape) {
-                if other != slot && self.same_shape(other, slot) {
+                if other != slot
+                    && constants >= MIN_CONTEXT_CONSTANTS
+                    && self.same_shape(other, slot)
+                {
                     self.merge(slot, other);
                     continue;
                 }
@@ -590,7 +600,19 @@ impl Parser {
                 c.shape_key = Some(shape);
                 c.hole_keys = keys.clone();
             }
+            let Some(template) = self.cluster(slot).map(|c| &c.template) else {
+                continue;
+            };
+            let context: Vec<bool> = (0..keys.len())
+                .map(|i| {
+                    let own = usize::from(&*template[i] != WILDCARD);
+                    constants - own >= MIN_CONTEXT_CONSTANTS
+                })
+                .collect();
             for (i, key) in keys.into_iter().enumerate() {
+                if !context[i] {
+                    continue;
+                }
                 if let Some(target) = self.merge_siblings(slot, i, key) {
                     work.push(target);
                     break;
