@@ -20,10 +20,10 @@ use serde::Deserialize;
 #[derive(Debug, clap::Parser)]
 #[command(version)]
 struct Args {
-    /// Directory with one folder per dataset: <Name>/<Name>_2k.log and
-    /// <Name>/<Name>_2k.log_structured.csv.
+    /// Directory with one folder per dataset: NAME/NAME_2k.log and
+    /// NAME/NAME_2k.log_structured.csv.
     data: PathBuf,
-    /// Directory of per-dataset settings files, <Name>.toml.
+    /// Directory of per-dataset settings files, NAME.toml.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/loghub/settings"))]
     settings: PathBuf,
     /// Datasets to score, comma-separated [default: every folder of DATA].
@@ -178,7 +178,8 @@ fn score(args: &Args, strategy: Strategy, name: &str) -> Result<Score, String> {
     let bytes =
         fs::read(&log_path).map_err(|e| format!("cannot read log {}: {e}", log_path.display()))?;
     // Loghub keeps only the lines its format matches.
-    let lines: Vec<String> = bytes
+    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let lines: Vec<String> = body
         .split(|&b| b == b'\n')
         .map(decode)
         .filter(|l| format.content(l).is_some())

@@ -218,7 +218,7 @@ impl Parser {
     /// Every current cluster, most recently used first.
     pub fn clusters(&self) -> Vec<ClusterSummary> {
         self.lru_order()
-            .filter(|c| c.rep == self.ids[&c.id])
+            .filter(|c| self.ids.get(&c.id) == Some(&c.rep))
             .map(|c| self.summary(c))
             .collect()
     }
@@ -226,7 +226,7 @@ impl Parser {
     /// Every current template, most recently used first.
     pub fn templates(&self) -> Vec<String> {
         self.lru_order()
-            .filter(|c| c.rep == self.ids[&c.id])
+            .filter(|c| self.ids.get(&c.id) == Some(&c.rep))
             .map(|c| self.render(c))
             .collect()
     }
