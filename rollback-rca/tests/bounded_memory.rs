@@ -22,7 +22,10 @@ fn stream(lines: u64, max_clusters: usize) {
         peak = peak.max(p.tracked_clusters());
     }
     assert!(peak <= max_clusters, "peak {peak} > bound {max_clusters}");
-    assert_eq!(peak, max_clusters, "the stream should reach the bound and evict");
+    assert_eq!(
+        peak, max_clusters,
+        "the stream should reach the bound and evict"
+    );
     assert_eq!(p.lines(), lines);
     assert!(p.templates().len() <= max_clusters);
 }
@@ -43,7 +46,9 @@ fn ten_million_streamed_lines_keep_clusters_within_the_bound() {
 /// every order; the bound and id resolution must hold throughout.
 #[test]
 fn merges_and_evictions_keep_every_invariant_under_churn() {
-    let words = ["a", "b", "c", "d", "e", "f", "x1", "<*>", "[1,", "2]", "/p", "k=1"];
+    let words = [
+        "a", "b", "c", "d", "e", "f", "x1", "<*>", "[1,", "2]", "/p", "k=1",
+    ];
     for max_clusters in [1, 2, 3, 5, 8, 13] {
         let mut p = Parser::new(ParserConfig::new().max_clusters(max_clusters).depth(5)).unwrap();
         let mut rng = corpus::Rng::new(max_clusters as u64);
@@ -59,8 +64,14 @@ fn merges_and_evictions_keep_every_invariant_under_churn() {
             let id = p.add(&line);
             assert!(p.tracked_clusters() <= max_clusters);
             let rep = p.resolve(id).expect("the cluster just used is kept");
-            assert_eq!(p.resolve(rep), Some(rep), "a representative resolves to itself");
-            let summary = p.cluster_summary(id).expect("summary of the cluster just used");
+            assert_eq!(
+                p.resolve(rep),
+                Some(rep),
+                "a representative resolves to itself"
+            );
+            let summary = p
+                .cluster_summary(id)
+                .expect("summary of the cluster just used");
             assert!(summary.count >= 1);
         }
         let templates = p.templates();

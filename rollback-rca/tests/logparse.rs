@@ -204,3 +204,17 @@ fn messages_agreeing_on_less_than_half_their_words_stay_apart() {
     let b = p.add("Failed to bind socket address");
     assert!(!same(&p, a, b));
 }
+
+#[test]
+fn new_values_of_a_leading_parameter_join_without_new_clusters() {
+    let mut p = improved();
+    for user in ["alice", "bob", "carol"] {
+        p.add(&format!("{user} logged in"));
+    }
+    let tracked = p.tracked_clusters();
+    for user in ["dave", "erin", "frank", "grace", "heidi"] {
+        p.add(&format!("{user} logged in"));
+    }
+    assert_eq!(p.tracked_clusters(), tracked);
+    assert_eq!(p.templates(), ["<*> logged in"]);
+}

@@ -65,7 +65,9 @@ pub struct ClusterSummary {
 struct Cluster {
     id: u64,
     template: Vec<Box<str>>,
-    path: LeafPath,
+    /// Where the cluster is filed in the tree: where it was created, plus the wildcard route of
+    /// each leading position that sibling merging made a parameter.
+    paths: Vec<LeafPath>,
     /// Slot of the representative this cluster forwards to (its own slot if it is one).
     rep: usize,
     /// Clusters forwarding to this one.
@@ -457,7 +459,7 @@ impl Parser {
         self.slots[slot] = Some(Cluster {
             id,
             template: tokens.iter().map(|t| Box::from(&**t)).collect(),
-            path,
+            paths: vec![path],
             rep: slot,
             stubs: Vec::new(),
             count: 0,
@@ -535,7 +537,9 @@ impl Parser {
         self.unindex(slot);
         self.unlink(slot);
         if let Some(c) = self.slots.get_mut(slot).and_then(Option::take) {
-            self.tree.remove(&c.path, slot);
+            for path in &c.paths {
+                self.tree.remove(path, slot);
+            }
             self.ids.remove(&c.id);
             self.free.push(slot);
             self.live -= 1;
@@ -661,9 +665,21 @@ impl Parser {
                 self.merge(m, target);
             }
         }
-        if let Some(t) = self.cluster_mut(target) {
-            t.template[i] = WILDCARD.into();
-            t.variable |= bit;
+        let route = match self.cluster_mut(target) {
+            Some(t) => {
+                t.template[i] = WILDCARD.into();
+                t.variable |= bit;
+                t.template.clone()
+            }
+            None => return Some(target),
+        };
+        // New values at a leading position would otherwise miss the target in the tree and
+        // start a cluster of their own each: file it under the wildcard route too.
+        if self.tree.routes(route.len(), i) {
+            let path = self.tree.insert(&route, target);
+            if let Some(t) = self.cluster_mut(target) {
+                t.paths.push(path);
+            }
         }
         Some(target)
     }

@@ -93,10 +93,15 @@ impl Tree {
             path.keys.push(key.into());
             node = node.children.entry(key.into()).or_default();
         }
-        if path.indexed {
+        if path.indexed && !node.leaf.contains(&slot) {
             node.leaf.push(slot);
         }
         path
+    }
+
+    /// Whether a token at `position` of a `len`-token sequence routes through the tree.
+    pub(crate) fn routes(&self, len: usize, position: usize) -> bool {
+        position < self.walk_len(len)
     }
 
     /// Removes cluster `slot` filed at `path`, pruning nodes left empty.
