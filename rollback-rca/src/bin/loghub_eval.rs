@@ -38,6 +38,10 @@ struct Args {
     /// Override every dataset's tree depth.
     #[arg(long)]
     depth: Option<usize>,
+    /// After each dataset, list up to this many mis-grouped ground-truth events (to stderr),
+    /// each with the templates its messages were given.
+    #[arg(long, default_value_t = 0)]
+    errors: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -212,6 +216,9 @@ fn score(args: &Args, strategy: Strategy, name: &str) -> Result<Score, String> {
         }
     }
     let accuracy = group_accuracy(&t, &p).map_err(|e| format!("{}: {e}", csv_path.display()))?;
+    if args.errors > 0 {
+        report_errors(name, &t, &p, &ids, &truth, &parser, args.errors);
+    }
     Ok(Score {
         name: name.to_owned(),
         lines: lines.len(),
@@ -219,6 +226,53 @@ fn score(args: &Args, strategy: Strategy, name: &str) -> Result<Score, String> {
         accuracy,
         lines_per_sec: lines.len() as f64 / elapsed.max(1e-9),
     })
+}
+
+/// Prints the ground-truth events whose messages were not grouped exactly as they should be.
+fn report_errors(
+    name: &str,
+    truth: &[&str],
+    parsed: &[u64],
+    ids: &[rollback_rca::logparse::ClusterId],
+    labels: &[Option<String>],
+    parser: &Parser,
+    limit: usize,
+) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut by_truth: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut group_sizes: BTreeMap<u64, usize> = BTreeMap::new();
+    for (i, (t, p)) in truth.iter().zip(parsed).enumerate() {
+        by_truth.entry(t).or_default().push(i);
+        *group_sizes.entry(*p).or_default() += 1;
+    }
+    // Scored message i is the k-th labelled line; map back to its cluster id for the template.
+    let scored_ids: Vec<_> = labels
+        .iter()
+        .zip(ids)
+        .filter(|(l, _)| l.is_some())
+        .map(|(_, id)| *id)
+        .collect();
+    let mut shown = 0;
+    for (event, members) in &by_truth {
+        let groups: BTreeSet<u64> = members.iter().map(|&i| parsed[i]).collect();
+        let exact = groups.len() == 1
+            && groups
+                .iter()
+                .all(|g| group_sizes.get(g) == Some(&members.len()));
+        if exact || shown >= limit {
+            continue;
+        }
+        shown += 1;
+        eprintln!("{name}: event {event} ({} messages) got:", members.len());
+        let mut templates: BTreeMap<String, usize> = BTreeMap::new();
+        for &i in members {
+            let template = parser.template(scored_ids[i]).unwrap_or_default();
+            *templates.entry(template).or_default() += 1;
+        }
+        for (template, n) in templates {
+            eprintln!("    {n:>5} × {template}");
+        }
+    }
 }
 
 /// The `EventId` of every row; `None` for an empty cell.

@@ -48,6 +48,11 @@ fn generalise(token: &str) -> Cow<'_, str> {
     if token == WILDCARD {
         return Cow::Borrowed(WILDCARD);
     }
+    // `()`, `[]`, `""`: a parameter whose value is empty this time.
+    let bare = token.trim_end_matches([',', ';', ':', '.']);
+    if matches!(bare, "()" | "[]" | "{}" | "<>" | "''" | "\"\"") {
+        return Cow::Borrowed(WILDCARD);
+    }
     if token.contains(WILDCARD) {
         // `<*>,` `(<*>)` `[<*>]` — a masked parameter with punctuation around it.
         let rest = token.replace(WILDCARD, "");
@@ -97,6 +102,16 @@ mod tests {
             gen("Deleting block 42 file /data/dfs/1 from 10.0.0.1:50010"),
             ["Deleting", "block", "<*>", "file", "<*>", "from", "<*>"]
         );
+    }
+
+    #[test]
+    fn an_empty_bracket_pair_is_an_empty_parameter() {
+        assert_eq!(
+            gen("connection from 1.2.3.4 () at"),
+            gen("connection from 1.2.3.4 (host-1) at")
+        );
+        assert_eq!(gen("user=\"\", id=[]"), ["user=\"\",", "id=[]"]);
+        assert_eq!(gen("got [] and \"\","), ["got", "<*>", "and", "<*>"]);
     }
 
     #[test]

@@ -105,4 +105,53 @@ def web():
     write("Web", r"\[<Time>\] \[<Level>\] <Content>", [r"(\d+\.){3}\d+"], 0.5, 4,
           lambda r: f"[{r['Time']}] [{r['Level']}] ", ["Time", "Level"], rows)
 
-sshd(); dfs(); web()
+def syslog():
+    hosts = ["lns-vlq-45-tou-82-252-162-81.adsl.proxad.net", "", "dsl-189-130-178-214.prod-infinitum.com.mx", "p5086f3de.dip.t-dialin.net"]
+    def when(): return f"Sun Jul {rng.randint(10,17)} {rng.randint(0,23):02}:{rng.randint(0,59):02}:{rng.randint(0,59):02} 2005"
+    ev = [
+        ("E1", "session opened for user <*> by (uid=<*>)", lambda: f"session opened for user {rng.choice(['root', 'cyrus', 'news'])} by (uid={rng.choice([0, 501])})"),
+        ("E2", "session closed for user <*>", lambda: f"session closed for user {rng.choice(['root', 'cyrus', 'news'])}"),
+        ("E3", "authentication failure; logname= uid=<*> euid=<*> tty=NODEVssh ruser= rhost=<*>", lambda: f"authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost={ip()}"),
+        ("E4", "authentication failure; logname= uid=<*> euid=<*> tty=NODEVssh ruser= rhost=<*> user=<*>", lambda: f"authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost={ip()}  user={rng.choice(USERS)}"),
+        ("E5", "check pass; user unknown", lambda: "check pass; user unknown"),
+        ("E6", "connection from <*> (<*>) at <*>", lambda: f"connection from {ip()} ({rng.choice(hosts)}) at {when()}"),
+        ("E7", "ALERT exited abnormally with [<*>]", lambda: f"ALERT exited abnormally with [{rng.choice([1, 2])}]"),
+        ("E8", "Kerberos authentication failed", lambda: "Kerberos authentication failed"),
+        ("E9", "<*> startup succeeded", lambda: f"{rng.choice(['syslogd', 'klogd', 'irqbalance', 'portmap', 'sshd', 'crond', 'xinetd'])} startup succeeded"),
+        ("E10", "<*> shutdown succeeded", lambda: f"{rng.choice(['syslogd', 'klogd', 'irqbalance', 'portmap', 'sshd', 'crond', 'xinetd'])} shutdown succeeded"),
+        ("E11", "Received SNMP packet(s) from <*>", lambda: f"Received SNMP packet(s) from {ip()}"),
+        ("E12", "Bluetooth: HCI device and connection manager initialized", lambda: "Bluetooth: HCI device and connection manager initialized"),
+        ("E13", "audit(<*>): initialized", lambda: f"audit({rng.randint(1100000000, 1200000000)}.{rng.randint(100,999)}:0): initialized"),
+    ]
+    rows = []
+    for _ in range(120):
+        eid, tpl, gen = rng.choice(ev)
+        rows.append({"Month": "Jul", "Date": str(rng.randint(10, 17)), "Time": f"{rng.randint(0,23):02}:{rng.randint(0,59):02}:{rng.randint(0,59):02}",
+                     "Level": "combo", "Component": rng.choice(["sshd(pam_unix)", "ftpd", "su(pam_unix)", "kernel", "rc"]), "Content": gen(), "EventId": eid, "EventTemplate": tpl})
+    write("Syslog", r"<Month> <Date> <Time> <Level> <Component>(\[<PID>\])?: <Content>", [r"(\d+\.){3}\d+", r"\d{2}:\d{2}:\d{2}"], 0.39, 6,
+          lambda r: f"{r['Month']} {r['Date']} {r['Time']} {r['Level']} {r['Component']}[{rng.randint(1000, 30000)}]: ", ["Month", "Date", "Time", "Level", "Component"], rows)
+
+def health():
+    ev = [
+        ("E1", "onStandStepChanged <*>", lambda: f"onStandStepChanged {rng.randint(1000, 9999)}"),
+        ("E2", "onExtend:<*> <*> <*> <*>", lambda: f"onExtend:{rng.randint(10**12, 2*10**12)} {rng.randint(0,20)} {rng.randint(0,1)} {rng.randint(0,9)}"),
+        ("E3", "REPORT : <*> <*> <*> <*>", lambda: f"REPORT : {rng.randint(1000,9999)} {rng.randint(1000,9999)} {rng.randint(100000,999999)} {rng.randint(100,999)}"),
+        ("E4", "calculateCaloriesWithCache totalCalories=<*>", lambda: f"calculateCaloriesWithCache totalCalories={rng.randint(100000, 200000)}"),
+        ("E5", "getTodayTotalDetailSteps = <*>", lambda: "getTodayTotalDetailSteps = " + "##".join(str(rng.randint(0, 10**6)) for _ in range(rng.randint(3, 6)))),
+        ("E6", "processHandleBroadcastAction action:android.intent.action.SCREEN_ON", lambda: "processHandleBroadcastAction action:android.intent.action.SCREEN_ON"),
+        ("E7", "processHandleBroadcastAction action:android.intent.action.SCREEN_OFF", lambda: "processHandleBroadcastAction action:android.intent.action.SCREEN_OFF"),
+        ("E8", "flush sensor data", lambda: "flush sensor data"),
+        ("E9", "setTodayTotalDetailSteps=<*>", lambda: "setTodayTotalDetailSteps=" + "##".join(str(rng.randint(0, 10**6)) for _ in range(6))),
+        ("E10", "upLoadOneMinuteDataToEngine time=<*>,step=<*>,type=<*>", lambda: f"upLoadOneMinuteDataToEngine time={rng.randint(10**12, 2*10**12)},step={rng.randint(0, 100)},type={rng.randint(1, 3)}"),
+        ("E11", "screen status unknown,think screen on", lambda: "screen status unknown,think screen on"),
+        ("E12", "insertHiHealthData() bulkSaveDetailHiHealthData fail errorCode = <*>,errorMessage = ERR_DATA_INSERT", lambda: f"insertHiHealthData() bulkSaveDetailHiHealthData fail errorCode = {rng.choice([4, 7])},errorMessage = ERR_DATA_INSERT"),
+    ]
+    rows = []
+    for _ in range(120):
+        eid, tpl, gen = rng.choice(ev)
+        rows.append({"Time": f"20171223-{rng.randint(0,23)}:{rng.randint(0,59)}:{rng.randint(0,59)}:{rng.randint(0,999)}",
+                     "Component": rng.choice(["Step_LSC", "Step_StandReportReceiver", "Step_SPUtils", "HiH_DataStatManager"]), "Pid": "30002312", "Content": gen(), "EventId": eid, "EventTemplate": tpl})
+    write("Health", r"<Time>\|<Component>\|<Pid>\|<Content>", [], 0.2, 4,
+          lambda r: f"{r['Time']}|{r['Component']}|{r['Pid']}|", ["Time", "Component", "Pid"], rows)
+
+sshd(); dfs(); web(); syslog(); health()
