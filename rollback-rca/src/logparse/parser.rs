@@ -65,6 +65,8 @@ pub struct ClusterSummary {
 struct Cluster {
     id: u64,
     template: Vec<Box<str>>,
+    /// `token_hash` of each template token: comparisons in the hot path are on these.
+    hashes: Vec<u64>,
     /// Where the cluster is filed in the tree: where it was created, plus the wildcard route of
     /// each leading position that sibling merging made a parameter.
     paths: Vec<LeafPath>,
@@ -257,19 +259,20 @@ impl Parser {
             Strategy::Drain => tokens_plain(&masked, &mut tokens),
             Strategy::Improved => tokens_generalised(&masked, &mut tokens),
         }
+        let hashes: Vec<u64> = tokens.iter().map(|t| token_hash(t)).collect();
         let improved = self.strategy == Strategy::Improved;
-        let key = if improved { sequence_hash(&tokens) } else { 0 };
+        let key = if improved { sequence_hash(&hashes) } else { 0 };
         let cached = if improved {
-            self.cached(key, &tokens)
+            self.cached(key, &hashes)
         } else {
             None
         };
-        let slot = match cached.or_else(|| self.fast_match(&tokens)) {
+        let slot = match cached.or_else(|| self.fast_match(&tokens, &hashes)) {
             Some(slot) => {
-                self.absorb(slot, &tokens);
+                self.absorb(slot, &hashes);
                 slot
             }
-            None => self.create(&tokens),
+            None => self.create(&tokens, &hashes),
         };
         if improved && cached.is_none() {
             if self.seen.len() >= self.max_clusters.saturating_mul(4) {
@@ -301,15 +304,16 @@ impl Parser {
 
     /// The cluster that last took exactly these tokens, if it is still there and still takes
     /// them with every position equal or a parameter.
-    fn cached(&self, key: u64, tokens: &[Cow<'_, str>]) -> Option<usize> {
+    fn cached(&self, key: u64, hashes: &[u64]) -> Option<usize> {
         let &(slot, id) = self.seen.get(&key)?;
         let c = self.cluster(slot)?;
+        let wild = wild_hash();
         let fits = c.id == id
-            && c.template.len() == tokens.len()
-            && c.template
+            && c.hashes.len() == hashes.len()
+            && c.hashes
                 .iter()
-                .zip(tokens)
-                .all(|(t, m)| &**t == WILDCARD || **t == **m);
+                .zip(hashes)
+                .all(|(&t, &m)| t == wild || t == m);
         fits.then_some(slot)
     }
 
@@ -357,13 +361,13 @@ impl Parser {
     }
 
     /// Drain's `fastMatch` over the leaf the tree routes `tokens` to.
-    fn fast_match(&self, tokens: &[Cow<'_, str>]) -> Option<usize> {
+    fn fast_match(&self, tokens: &[Cow<'_, str>], hashes: &[u64]) -> Option<usize> {
         let mut best: Option<(f64, usize, usize)> = None;
         for &slot in self.tree.search(tokens) {
             let Some(c) = self.cluster(slot) else {
                 continue;
             };
-            let Some((sim, params)) = self.similarity_of(&c.template, tokens) else {
+            let Some((sim, params)) = self.similarity_of(&c.hashes, hashes) else {
                 continue;
             };
             if best.is_none_or(|(s, p, _)| sim > s || (sim == s && params > p)) {
@@ -376,11 +380,7 @@ impl Parser {
 
     /// Drain's `seqDist` (similarity, parameter count); `None` when the improved strategy rules
     /// the pair out whatever the threshold.
-    fn similarity_of(
-        &self,
-        template: &[Box<str>],
-        tokens: &[Cow<'_, str>],
-    ) -> Option<(f64, usize)> {
+    fn similarity_of(&self, template: &[u64], tokens: &[u64]) -> Option<(f64, usize)> {
         if template.len() != tokens.len() {
             return None;
         }
@@ -393,15 +393,16 @@ impl Parser {
         let floor = self.similarity * n - 1e-9;
         let improved = self.strategy == Strategy::Improved;
         let (mut same, mut params, mut constants, mut misses) = (0usize, 0usize, 0usize, 0usize);
-        for (t, m) in template.iter().zip(tokens) {
-            if &**t == WILDCARD {
+        let wild = wild_hash();
+        for (&t, &m) in template.iter().zip(tokens) {
+            if t == wild {
                 params += 1;
                 if !improved {
                     misses += 1;
                 }
             } else {
                 constants += 1;
-                if **t == **m {
+                if t == m {
                     same += 1;
                 } else {
                     misses += 1;
@@ -426,14 +427,16 @@ impl Parser {
     }
 
     /// Drain's template update: positions where the message differs become parameters.
-    fn absorb(&mut self, slot: usize, tokens: &[Cow<'_, str>]) {
+    fn absorb(&mut self, slot: usize, hashes: &[u64]) {
         let Some(c) = self.cluster_mut(slot) else {
             return;
         };
+        let wild = wild_hash();
         let mut changed = false;
-        for (t, m) in c.template.iter_mut().zip(tokens) {
-            if **t != **m && &**t != WILDCARD {
+        for ((t, h), &m) in c.template.iter_mut().zip(c.hashes.iter_mut()).zip(hashes) {
+            if *h != m && *h != wild {
                 *t = WILDCARD.into();
+                *h = wild;
                 changed = true;
             }
         }
@@ -442,7 +445,7 @@ impl Parser {
         }
     }
 
-    fn create(&mut self, tokens: &[Cow<'_, str>]) -> usize {
+    fn create(&mut self, tokens: &[Cow<'_, str>], hashes: &[u64]) -> usize {
         while self.live >= self.max_clusters && self.tail != NIL {
             self.evict(self.tail);
         }
@@ -459,6 +462,7 @@ impl Parser {
         self.slots[slot] = Some(Cluster {
             id,
             template: tokens.iter().map(|t| Box::from(&**t)).collect(),
+            hashes: hashes.to_vec(),
             paths: vec![path],
             rep: slot,
             stubs: Vec::new(),
@@ -668,6 +672,7 @@ impl Parser {
         let route = match self.cluster_mut(target) {
             Some(t) => {
                 t.template[i] = WILDCARD.into();
+                t.hashes[i] = wild_hash();
                 t.variable |= bit;
                 t.template.clone()
             }
@@ -754,10 +759,26 @@ fn shape_hash(template: &[Box<str>]) -> u64 {
     h.finish()
 }
 
-fn sequence_hash(tokens: &[Cow<'_, str>]) -> u64 {
+/// A token's 64-bit hash. Hot-path comparisons use these instead of the strings; two different
+/// tokens compare equal only on a hash collision, a chance of about 2^-64 per pair compared.
+fn token_hash(token: &str) -> u64 {
     let mut h = FxHasher::default();
-    tokens.len().hash(&mut h);
-    for t in tokens {
+    token.hash(&mut h);
+    // Final avalanche (SplitMix64) so that similar tokens differ in every bit.
+    let mut z = h.finish();
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn wild_hash() -> u64 {
+    token_hash(WILDCARD)
+}
+
+fn sequence_hash(hashes: &[u64]) -> u64 {
+    let mut h = FxHasher::default();
+    hashes.len().hash(&mut h);
+    for t in hashes {
         t.hash(&mut h);
     }
     h.finish()
