@@ -11,14 +11,22 @@
 //!    the message; otherwise a new cluster starts. Positions where a cluster's messages differ
 //!    become `<*>`.
 //!
-//! [`Strategy::Improved`] (the default) adds what Drain lacks: tokens with digits, paths and URLs
-//! are parameters from the start and a run of parameters counts as one (so an id list of any
-//! length, or a parameter with spaces in it, yields one shape); short templates only take
-//! messages that agree on every constant; clusters whose templates agree once parameter runs are
-//! collapsed merge (across token counts); and when otherwise identical templates differ at one
-//! position in three or more values, that position becomes a parameter and they merge, as does
-//! any later sibling. Merges are recorded so ids handed out earlier still
-//! [`resolve`](Parser::resolve).
+//! [`Strategy::Improved`] (the default) adds what Drain lacks:
+//!
+//! * tokens with digits, paths, URLs and empty bracket pairs are parameters from the start
+//!   (`uid=0` keeps its key: `uid=<*>`), and a run of parameters counts as one, so an id list of
+//!   any length yields one shape;
+//! * a template with fewer than four constants only takes messages that agree on all of them
+//!   (`Connection closed` ≠ `Connection reset`), and no match may change more than half of a
+//!   template's constants;
+//! * clusters whose templates agree once parameter runs are collapsed merge, across token
+//!   counts (a parameter with spaces in it);
+//! * when otherwise identical templates take three or more values at one position, that
+//!   position becomes a parameter and they merge; later values join directly.
+//!
+//! Merges are recorded, so ids handed out earlier still [`resolve`](Parser::resolve). Memory is
+//! bounded by `max_clusters` (least recently used clusters are forgotten first) and the number
+//! of examples kept per cluster.
 //!
 //! [`group_accuracy`] scores a parse against labels the way the Loghub benchmark does.
 
