@@ -29,8 +29,8 @@
 //! let orchestrator = Orchestrator::builder(sim.platform(), sim.metrics())
 //!     .clock(sim.clock())
 //!     .build()?;
-//! let request = RollbackRequest::new(Target::new(Environment::Production, "api-service"))
-//!     .reason("High error rate");
+//! let target = Target::new(Environment::Production, "api-service").with_namespace("production");
+//! let request = RollbackRequest::new(target).reason("High error rate");
 //! let report = orchestrator.run(request).await;
 //! assert_eq!(report.outcome, Outcome::RolledBack);
 //! assert_eq!(report.to.unwrap().version.to_string(), "v1.2.9");
@@ -45,6 +45,9 @@ mod http_check;
 #[cfg(feature = "http-check")]
 pub use http_check::HttpCheck;
 pub use rollback_core::*;
+/// The Kubernetes platform (feature `kube`).
+#[cfg(feature = "kube")]
+pub use rollback_k8s as k8s;
 /// Notification channels (features `notify`, `slack`, `pagerduty`, `email`, `github`, `teams`,
 /// `webhook`).
 #[cfg(any(
@@ -56,9 +59,11 @@ pub use rollback_core::*;
     feature = "webhook"
 ))]
 pub use rollback_notify as notify;
-/// The Kubernetes platform (feature `kube`).
-#[cfg(feature = "kube")]
-pub use rollback_k8s as k8s;
 /// The Prometheus metrics source (feature `prometheus`).
 #[cfg(feature = "prometheus")]
 pub use rollback_prometheus as prometheus;
+
+/// The README's code, compiled as doctests so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -31,6 +31,7 @@ pub mod timeline;
 
 pub use analyzer::Analyzer;
 pub use check::Check;
+pub use checks::TcpCheck;
 pub use clock::Clock;
 pub use data_guard::DataGuard;
 pub use error::{Error, ErrorKind, ErrorRecord, Result};
