@@ -534,7 +534,6 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             if self.req.notify {
                 self.stage_notify().await;
             }
-            self.final_state().await;
             let to = match outcome {
                 Outcome::RolledBack => self.to.as_ref().map(Release::reference),
                 _ => None,
@@ -546,6 +545,9 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                     tracing::warn!(error = %e, "could not journal the end of the run");
                 }
             }
+        }
+        if self.executing || self.report.mutating_calls > 0 {
+            self.final_state().await;
         }
         self.release_lock().await;
         self.report.from = self.from.as_ref().map(Release::reference);
