@@ -58,7 +58,7 @@ fn one_rollback(c: &mut Criterion) {
 /// delay), so that the 10 ms calls dominate the run.
 fn quick_policy() -> Policy {
     let mut p = Policy::default();
-    p.detection.window = Duration::from_secs(1);
+    p.detection.window = Duration::from_millis(300);
     p.detection.evaluation = Duration::from_millis(100);
     p.detection.step = Duration::from_millis(10);
     p.health.interval = Duration::from_millis(20);
@@ -119,9 +119,11 @@ fn thousand_targets(c: &mut Criterion) {
         }
         best
     });
-    let all = rt.block_on(concurrent(1000));
+    let mut runs: Vec<Duration> = (0..5).map(|_| rt.block_on(concurrent(1000))).collect();
+    runs.sort();
+    let all = runs[2];
     println!(
-        "concurrency: one rollback alone {:.1} ms (lower bound); 1,000 at once {:.1} ms; ratio {:.2}x",
+        "concurrency: one rollback alone {:.1} ms (best of 5: the lower bound); 1,000 at once {:.1} ms (median of 5); ratio {:.2}x",
         alone.as_secs_f64() * 1e3,
         all.as_secs_f64() * 1e3,
         all.as_secs_f64() / alone.as_secs_f64()

@@ -204,7 +204,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         let step = if len.is_zero() {
             policy.detection.step
         } else {
-            (len / 500).max(Duration::from_secs(60)).min(len)
+            (len / 120).max(Duration::from_secs(60)).min(len)
         };
         let ((errors, e1), (latency, e2)) = join(
             self.query(MetricKind::ErrorRate, r, range, step),
