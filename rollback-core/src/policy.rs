@@ -226,6 +226,34 @@ pub struct DetectionPolicy {
     /// The lowest breach severity that warrants a rollback when no `to` is given (default HIGH;
     /// CRITICAL makes the tool act only on critical breaches).
     pub trigger: Severity,
+    /// The anytime-valid sequential test run beside the window means (see
+    /// [`crate::sequential`]): it sees a breach as soon as the evidence is conclusive, without
+    /// waiting for a window to fill, at a false-alarm probability of at most `alpha`.
+    pub sequential: SequentialPolicy,
+}
+
+/// Settings of the sequential test in the detect stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SequentialPolicy {
+    /// Run it (default true).
+    pub enabled: bool,
+    /// Bound on the probability of ever flagging a release that is within its SLA (default 0.01).
+    pub alpha: f64,
+    /// Shortest bad period that may cause a breach on its own, so that error blips of a few
+    /// seconds do not (default 15 s; 0 turns it off).
+    #[serde(with = "humantime_serde")]
+    pub persistence: Duration,
+}
+
+impl Default for SequentialPolicy {
+    fn default() -> Self {
+        SequentialPolicy {
+            enabled: true,
+            alpha: 0.01,
+            persistence: Duration::from_secs(15),
+        }
+    }
 }
 
 impl Default for DetectionPolicy {
@@ -236,6 +264,7 @@ impl Default for DetectionPolicy {
             step: Duration::from_secs(10),
             no_data: NoDataPolicy::Fail,
             trigger: Severity::High,
+            sequential: SequentialPolicy::default(),
         }
     }
 }
@@ -427,6 +456,12 @@ impl Policy {
                 humantime::format_duration(d.step),
                 humantime::format_duration(d.evaluation),
                 humantime::format_duration(d.window)
+            )));
+        }
+        let a = d.sequential.alpha;
+        if !(a > 0.0 && a <= 0.5) {
+            return Err(Error::invalid_input(format!(
+                "detection.sequential.alpha = {a} is out of range: expected a probability in (0, 0.5], e.g. 0.01"
             )));
         }
         nonzero("target.history", self.target.history)?;

@@ -313,6 +313,9 @@ pub struct RollbackReport {
     /// The detect stage's assessment of the failing release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection: Option<Assessment>,
+    /// The sequential test's verdict on the failing release (beside `detection`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequential: Option<crate::sequential::DetectorVerdict>,
     /// The impact estimate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<Impact>,

@@ -62,8 +62,8 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         );
 
         let policy = self.inner.policy.detection.clone();
-        let assessment = self
-            .assess(&from, policy.window, policy.evaluation, policy.step)
+        let (assessment, status, p95) = self
+            .assess_with_series(&from, policy.window, policy.evaluation, policy.step)
             .await;
         for r in &assessment.readings {
             let breach = assessment.breaches.iter().find(|b| b.metric == r.metric);
@@ -119,13 +119,54 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 self.line(Mark::Info, format!("  {}", parts.join(", ")));
             }
         }
+        // The sequential test reads the same window step by step: it sees a breach as soon as
+        // the evidence is conclusive, not only when a window's mean crosses the line.
+        let sequential = if policy.sequential.enabled {
+            let sla = self.inner.policy.sla.for_env(target.environment);
+            let mut cfg = crate::sequential::DetectorConfig::from_sla(sla, &policy);
+            cfg.alpha = policy.sequential.alpha;
+            cfg.persistence = policy.sequential.persistence;
+            match crate::sequential::SequentialDetector::from_series(cfg, &status, Some(&p95)) {
+                Ok(d) => Some(d.verdict_at(self.now())),
+                Err(e) => {
+                    self.line(Mark::Warn, format!("Sequential test not run: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(v) = &sequential {
+            let breach = v.state == crate::sequential::DetectorState::Breach;
+            self.line(
+                if breach { Mark::Fail } else { Mark::Info },
+                format!(
+                    "Sequential test (α = {}): {}",
+                    policy.sequential.alpha, v.explanation
+                ),
+            );
+        }
         self.releases = releases;
         self.traffic = Some(traffic);
         self.from = Some(from);
         self.report.detection = Some(assessment.clone());
+        self.report.sequential = sequential.clone();
 
         let operator = self.req.to.is_some() || self.req.force;
-        let worst = assessment.worst();
+        // A conclusive sequential breach counts like a window breach of the same severity.
+        let worst = assessment
+            .worst()
+            .max(sequential.as_ref().and_then(|v| v.worst()));
+        let assessment = if assessment.verdict == Verdict::Healthy && worst.is_some() {
+            let mut a = assessment;
+            a.verdict = Verdict::Violation;
+            if let Some(v) = &sequential {
+                a.breaches.extend(v.to_assessment().breaches);
+            }
+            a
+        } else {
+            assessment
+        };
         let recommended = worst == Some(Severity::Critical);
         match assessment.verdict {
             Verdict::Healthy if !operator => {

@@ -122,6 +122,7 @@ pub(super) async fn execute<P: Platform + 'static, M: MetricsSource + 'static>(
         duration: Duration::ZERO,
         stages: Vec::new(),
         detection: None,
+        sequential: None,
         impact: None,
         candidates: Vec::new(),
         gates: Vec::new(),
@@ -332,6 +333,19 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         evaluation: Duration,
         step: Duration,
     ) -> Assessment {
+        self.assess_with_series(release, window, evaluation, step)
+            .await
+            .0
+    }
+
+    /// As [`Run::assess`], also returning the status-code and p95 series it read.
+    pub async fn assess_with_series(
+        &mut self,
+        release: &Release,
+        window: Duration,
+        evaluation: Duration,
+        step: Duration,
+    ) -> (Assessment, Vec<Series>, Vec<Series>) {
         let now = self.now();
         let range = TimeRange::ending_at(now, window);
         let since = now - chrono::Duration::from_std(evaluation).unwrap_or_default();
@@ -378,14 +392,16 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             })
             .collect();
         let requests = detect::failed_requests(&recent).map(|f| f.total_requests);
-        detect::assess(
+        let p95 = by_kind.get(&Self::p95()).cloned().unwrap_or_default();
+        let a = detect::assess(
             &sla,
             &by_kind,
             since,
             failed,
             requests,
             self.inner.policy.detection.no_data,
-        )
+        );
+        (a, status, p95)
     }
 
     // ----- the pipeline ------------------------------------------------------------------
