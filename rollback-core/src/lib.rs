@@ -10,6 +10,7 @@ pub mod analyzer;
 pub mod check;
 pub mod checks;
 pub mod clock;
+pub mod compare;
 pub mod data_guard;
 pub mod detect;
 pub mod error;

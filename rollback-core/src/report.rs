@@ -229,6 +229,10 @@ pub struct HealthWatch {
     pub stable: bool,
     /// Every sample.
     pub samples: Vec<HealthSample>,
+    /// The watched period against the release's own pre-incident baseline (canary judge), when
+    /// both had data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::judge::JudgeResult>,
 }
 
 /// The root-cause stage's output.

@@ -1,7 +1,7 @@
 //! Classification of one metric, experiment (canary) against control (baseline), following
 //! Kayenta's `MannWhitneyClassifier` rule for rule.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{
     Direction, EffectSizeMeasure, EffectSizeThresholds, MetricConfig, NanStrategy,
@@ -11,7 +11,7 @@ use super::transform::{mean, prepare, SampleSummary};
 use super::MetricInput;
 
 /// The classification of one metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MetricLabel {
     /// No significant change, or a change too small to matter.
     Pass,
@@ -43,7 +43,7 @@ impl MetricLabel {
 }
 
 /// The rule that decided a metric's label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// A sample was empty after NaN removal: NoData, or NoDataFail for a non-critical metric that
@@ -73,7 +73,7 @@ pub enum Rule {
 }
 
 /// The effect size of a metric and the thresholds it was held against.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EffectSize {
     /// The measure used.
     pub measure: EffectSizeMeasure,
@@ -84,7 +84,7 @@ pub struct EffectSize {
 }
 
 /// Why a metric got its label: the rule, and the numbers behind it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricReason {
     /// The rule that fired.
     pub rule: Rule,
@@ -105,7 +105,7 @@ pub struct MetricReason {
 }
 
 /// The judgement of one metric.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricResult {
     /// Metric name.
     pub name: String,

@@ -455,7 +455,7 @@ impl EffectSizeConfig {
 }
 
 /// Effect-size thresholds with defaults applied.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EffectSizeThresholds {
     /// Smallest effect size that is a real increase.
     pub allowed_increase: f64,

@@ -1,7 +1,7 @@
 //! The two-sample Mann-Whitney U (Wilcoxon rank-sum) test with the asymptotic confidence
 //! interval and Hodges-Lehmann-type estimate of the location shift, as R computes them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::JudgeError;
 use super::normal::{pnorm, qnorm};
@@ -13,7 +13,7 @@ const MAX_ITER: u32 = 1000;
 
 /// Result of [`mann_whitney`]: the test statistic, its two-sided p-value, the estimated location
 /// shift of `x` relative to `y` and the confidence interval of that shift.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MannWhitney {
     /// The Wilcoxon rank-sum statistic `W` of `x`: the number of pairs `(x_i, y_j)` with
     /// `x_i > y_j`, ties counting one half (R's `statistic`).

@@ -1,7 +1,7 @@
 //! Scoring of classified metrics: group scores, the weighted summary score and its verdict
 //! (Kayenta's `WeightedSumScorer` and `ThresholdScoreClassifier`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::classify::{num, MetricLabel, MetricResult};
 use super::config::JudgeConfig;
@@ -10,7 +10,7 @@ use super::config::JudgeConfig;
 pub const NO_DATA_THRESHOLD: f64 = 50.0;
 
 /// How many scored metrics of a group got each label.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelCounts {
     /// Pass.
     pub pass: usize,
@@ -40,7 +40,7 @@ impl LabelCounts {
 }
 
 /// The score of one group.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupScore {
     /// Group name.
     pub name: String,
@@ -61,7 +61,7 @@ pub struct GroupScore {
 }
 
 /// The verdict on the summary score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Verdict {
     /// `score >= thresholds.pass`.
     Pass,
@@ -72,7 +72,7 @@ pub enum Verdict {
 }
 
 /// Why the summary score was forced to 0.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ForcedFailure {
     /// A critical metric failed (or had no data).
@@ -92,7 +92,7 @@ pub enum ForcedFailure {
 }
 
 /// Outcome of [`judge`](super::judge()).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JudgeResult {
     /// Summary score, 0–100, rounded to two decimals.
     pub score: f64,

@@ -1,12 +1,12 @@
 //! Sample preparation before the comparison: NaN handling and IQR outlier removal (Kayenta's
 //! `Transforms.removeNaNs` / `replaceNaNs` / `removeOutliers` with its `IQRDetector`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::config::{NanStrategy, OutlierConfig, OutlierStrategy};
 
 /// What preparation did to one sample, and its summary statistics afterwards.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleSummary {
     /// Values received.
     pub received: usize,

@@ -15,6 +15,66 @@ use crate::platform::Platform;
 use crate::report::{HealthSample, HealthWatch, Mark, StageStatus};
 
 impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
+    /// Judges the watched period of `to` against the hour before the failed release was
+    /// deployed (when `to` served then), and reports which metrics moved.
+    async fn against_baseline(
+        &mut self,
+        to: &crate::model::release::Release,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Option<crate::judge::JudgeResult> {
+        use crate::model::metric::{MetricKind, TimeRange};
+        let deployed = self.from.as_ref()?.deployed_at?;
+        let step = self.inner.policy.detection.step;
+        let watched = TimeRange {
+            start: since,
+            end: self.now(),
+        };
+        let before = TimeRange::ending_at(deployed, std::time::Duration::from_secs(3600));
+        let kinds = [
+            MetricKind::ErrorRate,
+            Self::p95(),
+            MetricKind::CpuUtilization,
+            MetricKind::MemoryUtilization,
+        ];
+        let mut experiment = Vec::new();
+        let mut control = Vec::new();
+        for k in kinds {
+            let (x, _) = self.query(k.clone(), to, watched, step).await;
+            let (y, _) = self.query(k.clone(), to, before, step).await;
+            experiment.push((k.clone(), x));
+            control.push((k, y));
+        }
+        match crate::compare::compare(&experiment, &control) {
+            Ok(Some(r)) => {
+                let moved: Vec<String> = r
+                    .metrics
+                    .iter()
+                    .filter(|m| {
+                        matches!(
+                            m.label,
+                            crate::judge::MetricLabel::High | crate::judge::MetricLabel::Low
+                        )
+                    })
+                    .map(|m| m.explanation.clone())
+                    .collect();
+                if moved.is_empty() {
+                    self.line(Mark::Ok, format!("Against its pre-incident baseline (Mann-Whitney, 98% CI): no metric moved (score {:.0})", r.score));
+                } else {
+                    self.line(
+                        Mark::Warn,
+                        format!("Against its pre-incident baseline: {}", moved.join("; ")),
+                    );
+                }
+                Some(r)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.line(Mark::Warn, format!("baseline comparison not possible: {e}"));
+                None
+            }
+        }
+    }
+
     /// Returns whether the target became stable.
     pub(super) async fn stage_health(&mut self) -> Step<bool> {
         self.begin(Stage::HealthCheck);
@@ -46,7 +106,9 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             release: to.reference(),
             stable: false,
             samples: Vec::new(),
+            baseline: None,
         };
+        let watch_start = self.now();
         let mut last = None;
         for _ in 0..max_samples {
             tokio::time::sleep(policy.interval).await;
@@ -123,6 +185,9 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                     }
                 ),
             );
+        }
+        if watch.stable {
+            watch.baseline = self.against_baseline(&to, watch_start).await;
         }
         let stable = watch.stable;
         self.report.health.push(watch);

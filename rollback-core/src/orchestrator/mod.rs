@@ -112,7 +112,10 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Orchestrator<P, M> {
                 metrics,
                 policy: Policy::default(),
                 notifiers: Vec::new(),
-                analyzers: vec![Arc::new(MetricTimelineAnalyzer::default())],
+                analyzers: vec![
+                    Arc::new(MetricTimelineAnalyzer::default()),
+                    Arc::new(crate::compare::MetricShiftAnalyzer::default()),
+                ],
                 gates: Vec::new(),
                 smoke_tests: Vec::new(),
                 data_guard: None,
@@ -180,7 +183,8 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> OrchestratorBuilder<P, M
         self
     }
 
-    /// Adds an analyzer (the built-in metric timeline analyzer is always there).
+    /// Adds an analyzer (the built-in metric timeline and metric shift analyzers are always
+    /// there).
     pub fn analyzer(mut self, analyzer: Arc<dyn Analyzer>) -> Self {
         self.inner.analyzers.push(analyzer);
         self
