@@ -96,15 +96,19 @@ pub(super) async fn execute<P: Platform + 'static, M: MetricsSource + 'static>(
 ) -> RollbackReport {
     let clock = inner.clock.clone().unwrap_or_else(Clock::system);
     let now = clock.now();
+    // Unique across runs and processes: the virtual clock may read the same in every process.
+    let entropy = format!(
+        "{}|{}|{:?}|{}|{}",
+        req.target,
+        std::process::id(),
+        std::time::SystemTime::now(),
+        NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        now.timestamp_nanos_opt().unwrap_or(0)
+    );
     let run_id = format!(
         "rb-{}-{:08x}",
         now.format("%Y%m%dT%H%M%S"),
-        fxhash(&format!(
-            "{}{}{:?}",
-            req.target,
-            now.timestamp_nanos_opt().unwrap_or(0),
-            std::thread::current().id()
-        )) ^ NEXT_ID.fetch_add(1, Ordering::Relaxed) as u32
+        fxhash(&entropy)
     );
     let holder = format!("{}:{run_id}", inner.identity);
     let report = RollbackReport {
@@ -463,6 +467,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         }
         self.stage_validate().await?;
         if self.req.dry_run {
+            self.print_plan();
             return Err(Stop::Done(Outcome::DryRun, self.dry_run_summary()));
         }
         self.execute_and_verify().await?;
@@ -716,6 +721,83 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         self.strategy = Some(u.strategy);
         self.end(StageStatus::Warn);
         Ok(())
+    }
+
+    /// The Execute stage of a dry run: the steps the run would take, none taken.
+    fn print_plan(&mut self) {
+        let (Some(from), Some(to), Some(strategy)) =
+            (self.from.clone(), self.to.clone(), self.strategy)
+        else {
+            return;
+        };
+        let p = self.inner.policy.clone();
+        self.begin(Stage::Execute);
+        let mut steps: Vec<String> = Vec::new();
+        steps.push("take the rollback lock".into());
+        match strategy {
+            Strategy::Instant => {
+                steps.push(format!("switch all traffic to {} in one call", to.version))
+            }
+            Strategy::Gradual => {
+                let have = self
+                    .traffic
+                    .as_ref()
+                    .map_or(0, |t| t.percent_for(&to.revision));
+                let shares: Vec<String> = p
+                    .gradual
+                    .steps
+                    .iter()
+                    .filter(|s| **s > have)
+                    .map(|s| format!("{s}%"))
+                    .collect();
+                steps.push(format!(
+                    "shift traffic to {} in steps of {}, observing {} after each",
+                    to.version,
+                    shares.join(" → "),
+                    humantime::format_duration(p.gradual.pause)
+                ));
+            }
+            Strategy::Full => steps.push(format!(
+                "revert the workload to {} and wait until it is ready",
+                to.version
+            )),
+            Strategy::Database => {
+                steps.push(format!(
+                    "restore data for {} (preserve_data = false)",
+                    to.version
+                ));
+                steps.push(format!("revert the workload to {}", to.version));
+            }
+        }
+        steps.push(format!(
+            "watch {} for {} ({} consecutive in-SLA samples)",
+            to.version,
+            humantime::format_duration(p.health.duration),
+            p.health.consecutive
+        ));
+        steps.push(format!(
+            "run {} smoke test(s)",
+            self.inner.smoke_tests.len()
+        ));
+        if self.req.analyze_failure {
+            steps.push(format!(
+                "analyze {} with {} analyzer(s)",
+                from.version,
+                self.inner.analyzers.len()
+            ));
+        }
+        steps.push(format!(
+            "scale {} to 0 after {} (artifact kept)",
+            from.version,
+            humantime::format_duration(p.cleanup_delay)
+        ));
+        if self.req.notify {
+            steps.push(format!("notify {} channel(s)", self.inner.notifiers.len()));
+        }
+        for (i, s) in steps.iter().enumerate() {
+            self.line(Mark::Info, format!("Plan step {}: would {s}", i + 1));
+        }
+        self.end(StageStatus::Skipped);
     }
 
     fn dry_run_summary(&self) -> String {
