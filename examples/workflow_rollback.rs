@@ -210,6 +210,10 @@ fn run(args: Args, ui: &Ui) -> rollback::Result<u8> {
         for c in config.build_smoke_tests()? {
             builder = builder.smoke_test(Arc::new(RealTime::new(c, real.clone())));
         }
+        // Every event also goes to a JSON-lines audit file next to the reports.
+        builder = builder.notifier(Arc::new(rollback::JsonLinesNotifier::to_file(
+            args.report_dir.join("events.jsonl"),
+        )));
         for n in config.build_notifiers()? {
             builder = builder.notifier(Arc::new(RealTimeNotifier {
                 inner: n,

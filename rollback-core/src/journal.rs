@@ -78,6 +78,7 @@ pub struct JournalEntry {
 }
 
 /// Durable storage of journal entries. Appends must be durable when they return.
+#[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Journal: Send + Sync {
     /// Appends one entry.
