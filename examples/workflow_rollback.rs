@@ -29,8 +29,9 @@ use rollback::config::Config;
 use rollback::report::{Line, Mark, StageReport};
 use rollback::sim::{Scenario, Simulation};
 use rollback::{
-    Check, CheckContext, CheckOutcome, Environment, Event, Notifier, Orchestrator, Outcome,
-    Progress, RollbackReport, RollbackRequest, StrategyChoice, Target, Version,
+    Check, CheckContext, CheckOutcome, Environment, Event, MetricsSource, Notifier, Orchestrator,
+    OrchestratorBuilder, Outcome, Platform, Progress, RollbackReport, RollbackRequest,
+    StrategyChoice, Target, Version,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -43,6 +44,9 @@ enum Output {
 enum PlatformKind {
     /// The embedded simulation.
     Sim,
+    /// Kubernetes (current kubeconfig or in-cluster), with Prometheus metrics; needs the
+    /// `kube` and `prometheus` features.
+    K8s,
 }
 
 /// Roll back a failing deployment: detect, pick a verified-stable target, validate, switch back,
@@ -86,6 +90,15 @@ struct Args {
     /// Platform.
     #[arg(long, value_enum, default_value = "sim")]
     platform: PlatformKind,
+    /// Namespace of the deployment (Kubernetes; default: the config's or the kubeconfig's).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or in-cluster).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long)]
+    context: Option<String>,
     /// Simulation scenario: a builtin name or a TOML file (default: by environment —
     /// production: spec-incident, staging: staging-canary, dev: dev-no-bluegreen).
     #[arg(long)]
@@ -163,93 +176,19 @@ fn load_scenario(args: &Args) -> rollback::Result<Scenario> {
     Ok(scenario)
 }
 
+fn runtime_error(e: std::io::Error) -> rollback::Error {
+    rollback::Error::new(rollback::ErrorKind::Backend, "cannot start the runtime").with_source(e)
+}
+
 fn run(args: Args, ui: &Ui) -> rollback::Result<u8> {
     let config = match &args.config {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
-    let PlatformKind::Sim = args.platform;
-    let scenario = load_scenario(&args)?;
-    // Virtual time: the simulation's waits (health watch, clean-up delay) take no real time.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .map_err(|e| {
-            rollback::Error::new(rollback::ErrorKind::Backend, "cannot start the runtime")
-                .with_source(e)
-        })?;
-    // Checks and notifiers talk to real servers: they run on a real-time runtime of their own.
-    let real = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                rollback::Error::new(rollback::ErrorKind::Backend, "cannot start the runtime")
-                    .with_source(e)
-            })?,
-    );
-    let report = rt.block_on(async {
-        let sim = Simulation::new(scenario.clone(), scenario.clock());
-        let mut target = sim.target();
-        if let Some(d) = &args.deployment {
-            target = Target {
-                deployment: d.clone(),
-                ..target
-            };
-        }
-        let mut builder = Orchestrator::builder(sim.platform(), sim.metrics())
-            .clock(sim.clock())
-            .policy(config.policy.clone())
-            .report_dir(&args.report_dir)
-            .data_guard(Arc::new(sim.data_guard()));
-        for c in config.build_gates()? {
-            builder = builder.gate(Arc::new(RealTime::new(c, real.clone())));
-        }
-        for c in config.build_smoke_tests()? {
-            builder = builder.smoke_test(Arc::new(RealTime::new(c, real.clone())));
-        }
-        // Every event also goes to a JSON-lines audit file next to the reports.
-        builder = builder.notifier(Arc::new(rollback::JsonLinesNotifier::to_file(
-            args.report_dir.join("events.jsonl"),
-        )));
-        for n in config.build_notifiers()? {
-            builder = builder.notifier(Arc::new(RealTimeNotifier {
-                inner: n,
-                rt: real.clone(),
-            }));
-        }
-        let orchestrator = builder.build()?;
-        let mut request = RollbackRequest::new(target)
-            .immediate(args.immediate)
-            .analyze_failure(args.analyze_failure)
-            .notify(args.notify)
-            .preserve_data(args.preserve_data)
-            .strategy(args.strategy)
-            .dry_run(args.dry_run)
-            .force(args.force);
-        request.reason = args.reason.clone();
-        request.to = args.to.clone();
-        if let Output::Text = args.output {
-            ui.header(&request, &scenario);
-        }
-        let mut handle = orchestrator.start(request);
-        let mut cancelled = false;
-        loop {
-            tokio::select! {
-                p = handle.next_progress() => match p {
-                    Some(p) => if let Output::Text = args.output { ui.progress(&p) },
-                    None => break,
-                },
-                _ = tokio::signal::ctrl_c(), if !cancelled => {
-                    cancelled = true;
-                    handle.cancel();
-                }
-            }
-        }
-        handle.report().await
-    })?;
+    let report = match args.platform {
+        PlatformKind::Sim => run_sim(&args, &config, ui)?,
+        PlatformKind::K8s => run_k8s(&args, &config, ui)?,
+    };
     match args.output {
         Output::Json => {
             let json = serde_json::to_string_pretty(&report).map_err(|e| {
@@ -261,6 +200,185 @@ fn run(args: Args, ui: &Ui) -> rollback::Result<u8> {
         Output::Text => ui.summary(&report),
     }
     Ok(report.outcome.exit_code() as u8)
+}
+
+fn request(args: &Args, target: Target) -> RollbackRequest {
+    let mut request = RollbackRequest::new(target)
+        .immediate(args.immediate)
+        .analyze_failure(args.analyze_failure)
+        .notify(args.notify)
+        .preserve_data(args.preserve_data)
+        .strategy(args.strategy)
+        .dry_run(args.dry_run)
+        .force(args.force);
+    request.reason = args.reason.clone();
+    request.to = args.to.clone();
+    request
+}
+
+/// Adds what every platform shares (policy, gates, smoke tests, channels, report directory),
+/// runs the rollback, streams its progress and handles Ctrl-C.
+async fn drive<P: Platform + 'static, M: MetricsSource + 'static>(
+    builder: OrchestratorBuilder<P, M>,
+    args: &Args,
+    config: &Config,
+    ui: &Ui,
+    request: RollbackRequest,
+    wrap: &dyn Fn(Arc<dyn Check>) -> Arc<dyn Check>,
+    wrap_notifier: &dyn Fn(Arc<dyn Notifier>) -> Arc<dyn Notifier>,
+) -> rollback::Result<RollbackReport> {
+    let mut builder = builder
+        .policy(config.policy.clone())
+        .report_dir(&args.report_dir);
+    for c in config.build_gates()? {
+        builder = builder.gate(wrap(c));
+    }
+    for c in config.build_smoke_tests()? {
+        builder = builder.smoke_test(wrap(c));
+    }
+    // Every event also goes to a JSON-lines audit file next to the reports.
+    builder = builder.notifier(Arc::new(rollback::JsonLinesNotifier::to_file(
+        args.report_dir.join("events.jsonl"),
+    )));
+    for n in config.build_notifiers()? {
+        builder = builder.notifier(wrap_notifier(n));
+    }
+    let orchestrator = builder.build()?;
+    let mut handle = orchestrator.start(request);
+    let mut cancelled = false;
+    loop {
+        tokio::select! {
+            p = handle.next_progress() => match p {
+                Some(p) => if let Output::Text = args.output { ui.progress(&p) },
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c(), if !cancelled => {
+                cancelled = true;
+                handle.cancel();
+            }
+        }
+    }
+    handle.report().await
+}
+
+fn run_sim(args: &Args, config: &Config, ui: &Ui) -> rollback::Result<RollbackReport> {
+    let scenario = load_scenario(args)?;
+    // Virtual time: the simulation's waits (health watch, clean-up delay) take no real time.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(runtime_error)?;
+    // Checks and notifiers talk to real servers: they run on a real-time runtime of their own.
+    let real = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(runtime_error)?,
+    );
+    rt.block_on(async {
+        let sim = Simulation::new(scenario.clone(), scenario.clock());
+        let mut target = sim.target();
+        if let Some(d) = &args.deployment {
+            target = Target {
+                deployment: d.clone(),
+                ..target
+            };
+        }
+        if let Some(ns) = &args.namespace {
+            target.namespace = Some(ns.clone());
+        }
+        let builder = Orchestrator::builder(sim.platform(), sim.metrics())
+            .clock(sim.clock())
+            .data_guard(Arc::new(sim.data_guard()));
+        let request = request(args, target);
+        if let Output::Text = args.output {
+            ui.header(
+                &request,
+                &format!(
+                    "simulation ({}: {})",
+                    scenario.name(),
+                    scenario.description()
+                ),
+            );
+        }
+        let r1 = real.clone();
+        let r2 = real.clone();
+        drive(
+            builder,
+            args,
+            config,
+            ui,
+            request,
+            &move |c| Arc::new(RealTime::new(c, r1.clone())),
+            &move |n| {
+                Arc::new(RealTimeNotifier {
+                    inner: n,
+                    rt: r2.clone(),
+                })
+            },
+        )
+        .await
+    })
+}
+
+#[cfg(all(feature = "kube", feature = "prometheus"))]
+fn run_k8s(args: &Args, config: &Config, ui: &Ui) -> rollback::Result<RollbackReport> {
+    let Some(deployment) = args.deployment.clone() else {
+        return Err(rollback::Error::invalid_input(
+            "--platform k8s needs --deployment NAME",
+        ));
+    };
+    let Some(prom) = config.prometheus.clone() else {
+        return Err(rollback::Error::invalid_input(
+            "--platform k8s needs a metrics source: add a [prometheus] section (url = \"http://…\") to --config",
+        ));
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(runtime_error)?;
+    rt.block_on(async {
+        let kcfg = config.kubernetes.clone();
+        let platform = match &args.kubeconfig {
+            Some(path) => {
+                rollback::k8s::KubePlatform::from_kubeconfig(path, args.context.as_deref(), kcfg)
+                    .await?
+            }
+            None => rollback::k8s::KubePlatform::try_default(kcfg).await?,
+        };
+        let metrics = rollback::prometheus::PrometheusSource::new(prom)?;
+        let mut target = Target::new(args.environment, deployment);
+        if let Some(ns) = args
+            .namespace
+            .clone()
+            .or_else(|| config.kubernetes.namespace.clone())
+        {
+            target = target.with_namespace(ns);
+        }
+        let request = request(args, target);
+        if let Output::Text = args.output {
+            ui.header(&request, "kubernetes");
+        }
+        drive(
+            Orchestrator::builder(platform, metrics),
+            args,
+            config,
+            ui,
+            request,
+            &|c| c,
+            &|n| n,
+        )
+        .await
+    })
+}
+
+#[cfg(not(all(feature = "kube", feature = "prometheus")))]
+fn run_k8s(_: &Args, _: &Config, _: &Ui) -> rollback::Result<RollbackReport> {
+    Err(rollback::Error::invalid_input(
+        "--platform k8s needs the `kube` and `prometheus` features: cargo run --example workflow_rollback --features kube,prometheus -- …",
+    ))
 }
 
 /// Runs a check on the real-time runtime and keeps the virtual-time runtime busy meanwhile, so
@@ -362,7 +480,7 @@ impl Ui {
         }
     }
 
-    fn header(&self, req: &RollbackRequest, scenario: &Scenario) {
+    fn header(&self, req: &RollbackRequest, platform: &str) {
         println!("{}", self.rule());
         let icon = if self.plain { "" } else { "🔄 " };
         println!(
@@ -372,11 +490,7 @@ impl Ui {
         if let Some(r) = &req.reason {
             println!("   Reason: {r}");
         }
-        println!(
-            "   Platform: simulation ({}: {})",
-            scenario.name(),
-            scenario.description()
-        );
+        println!("   Platform: {platform}");
         if req.dry_run {
             println!("   Mode: DRY RUN (no changes will be made)");
         }

@@ -143,6 +143,14 @@ pub struct Config {
     ))]
     #[serde(default)]
     pub notify: rollback_notify::NotifyConfig,
+    /// How targets map to Kubernetes objects (`[kubernetes]`, feature `kube`).
+    #[cfg(feature = "kube")]
+    #[serde(default)]
+    pub kubernetes: rollback_k8s::KubeConfig,
+    /// The Prometheus metrics source (`[prometheus]`, feature `prometheus`).
+    #[cfg(feature = "prometheus")]
+    #[serde(default)]
+    pub prometheus: Option<rollback_prometheus::PrometheusConfig>,
 }
 
 impl Config {
