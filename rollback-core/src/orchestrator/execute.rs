@@ -93,6 +93,30 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         });
     }
 
+    /// One journalled mutating step (not a traffic change): call, record, journal.
+    async fn step<F, Fut>(
+        &mut self,
+        exec: &mut Execution,
+        action: &'static str,
+        detail: String,
+        f: F,
+    ) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<()>>,
+    {
+        let t0 = Instant::now();
+        let r = self.mutate(action, f).await;
+        self.record(exec, action, None, t0, r.is_ok(), detail);
+        r?;
+        self.journal(JournalRecord::Step {
+            action: action.into(),
+            split: None,
+        })
+        .await
+        .map_err(stop_to_error)
+    }
+
     async fn set_split(&mut self, exec: &mut Execution, split: TrafficSplit) -> Result<()> {
         let inner = Arc::clone(&self.inner);
         let target = self.req.target.clone();
@@ -400,23 +424,9 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             Mark::Warn,
             format!("Restoring data for {} (preserve_data = false)", to.version),
         );
-        let t0 = Instant::now();
-        let r = self.mutate("restore", || guard.restore(&target, to)).await;
-        self.record(
-            exec,
-            "restore",
-            None,
-            t0,
-            r.is_ok(),
-            format!("restore data for {}", to.version),
-        );
-        r?;
-        self.journal(JournalRecord::Step {
-            action: "restore".into(),
-            split: None,
-        })
-        .await
-        .map_err(stop_to_error)?;
+        let detail = format!("restore data for {}", to.version);
+        self.step(exec, "restore", detail, || guard.restore(&target, to))
+            .await?;
         self.exec_full(to, exec).await
     }
 

@@ -57,14 +57,8 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             EventKind::Started => format!(
                 "Rolling back {} from {} to {} ({})",
                 self.req.target,
-                self.from
-                    .as_ref()
-                    .map(|r| r.version.to_string())
-                    .unwrap_or_default(),
-                self.to
-                    .as_ref()
-                    .map(|r| r.version.to_string())
-                    .unwrap_or_default(),
+                self.failed_version(),
+                self.target_version(),
                 self.strategy.map(|s| s.describe()).unwrap_or("")
             ),
             _ => self.report.summary.clone(),

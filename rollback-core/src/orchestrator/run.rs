@@ -257,6 +257,22 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         self.clock.now()
     }
 
+    /// The failing release's version, or an empty string before it is known.
+    pub fn failed_version(&self) -> String {
+        self.from
+            .as_ref()
+            .map(|r| r.version.to_string())
+            .unwrap_or_default()
+    }
+
+    /// The target release's version, or an empty string before it is known.
+    pub fn target_version(&self) -> String {
+        self.to
+            .as_ref()
+            .map(|r| r.version.to_string())
+            .unwrap_or_default()
+    }
+
     pub fn started_elapsed(&self) -> Duration {
         self.started.elapsed()
     }
@@ -497,15 +513,8 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             Ok(()) if self.smoke_failed => (
                 Outcome::Failed,
                 format!(
-                    "rolled back to {} but smoke tests failed; traffic stays on {}",
-                    self.to
-                        .as_ref()
-                        .map(|r| r.version.to_string())
-                        .unwrap_or_default(),
-                    self.to
-                        .as_ref()
-                        .map(|r| r.version.to_string())
-                        .unwrap_or_default()
+                    "rolled back to {0} but smoke tests failed; traffic stays on {0}",
+                    self.target_version()
                 ),
                 None,
             ),
@@ -515,14 +524,8 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                     "rolled back {} ({}) from {} to {}",
                     self.req.target.deployment,
                     self.req.target.environment,
-                    self.from
-                        .as_ref()
-                        .map(|r| r.version.to_string())
-                        .unwrap_or_default(),
-                    self.to
-                        .as_ref()
-                        .map(|r| r.version.to_string())
-                        .unwrap_or_default()
+                    self.failed_version(),
+                    self.target_version()
                 ),
                 None,
             ),
@@ -804,14 +807,8 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         format!(
             "dry run: would roll back {} from {} to {} ({}); nothing was changed",
             self.req.target,
-            self.from
-                .as_ref()
-                .map(|r| r.version.to_string())
-                .unwrap_or_default(),
-            self.to
-                .as_ref()
-                .map(|r| r.version.to_string())
-                .unwrap_or_default(),
+            self.failed_version(),
+            self.target_version(),
             self.strategy
                 .map(Strategy::describe)
                 .unwrap_or("no strategy"),
