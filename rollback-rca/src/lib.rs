@@ -27,4 +27,6 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod entries;
 pub mod logparse;
+pub mod stacktrace;
