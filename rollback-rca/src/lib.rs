@@ -27,6 +27,20 @@
 //! ```
 #![warn(missing_docs)]
 
+mod common;
 pub mod entries;
 pub mod logparse;
+mod ranking;
+mod release_diff;
+mod report;
+mod signatures;
+mod stack_analyzer;
 pub mod stacktrace;
+mod template_analyzer;
+
+pub use ranking::{default_analyzers, rank_and_merge, RootCauseAnalyzer};
+pub use release_diff::ReleaseDiffAnalyzer;
+pub use report::{render_html, render_json, render_markdown};
+pub use signatures::SignatureAnalyzer;
+pub use stack_analyzer::StackTraceAnalyzer;
+pub use template_analyzer::{default_config as default_template_config, LogTemplateAnalyzer};
