@@ -156,7 +156,7 @@ impl EntryAssembler {
                 return false;
             }
         }
-        if self.header.is_match(line) {
+        if self.header.is_match(line) || line.starts_with("panic: ") || line.starts_with("fatal error: ") {
             return false;
         }
         if open.headered || self.continuation.is_match(line) {

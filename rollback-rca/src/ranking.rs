@@ -23,6 +23,7 @@ fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
     kind_rank(a.kind)
         .cmp(&kind_rank(b.kind))
         .then(b.severity.cmp(&a.severity))
+        .then(b.recommendation.is_some().cmp(&a.recommendation.is_some()))
         .then(b.confidence.total_cmp(&a.confidence))
         .then_with(|| a.title.cmp(&b.title))
 }
@@ -36,7 +37,8 @@ fn order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
 ///   analyzers' titles. A merged finding is a cause if any of its parts is.
 /// * Duplicates (same title, same location) are dropped.
 /// * Ranking: causes first, then symptoms, changes and timeline points; within each, severity,
-///   then confidence. (Timeline points are for the timeline, not the ranking.)
+///   then findings with a recommendation (the actionable explanation of a location wins over a
+///   bare stack trace), then confidence. (Timeline points are for the timeline, not the ranking.)
 ///
 /// ```
 /// use rollback_core::{Finding, FindingKind, Severity, SourceLocation};

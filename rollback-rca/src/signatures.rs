@@ -87,7 +87,7 @@ impl Patterns {
                 r"(?i)(connection pool (?:is )?exhausted|pool exhausted|Connection is not available, request timed out|too many clients already|remaining connection slots are reserved|timeout (?:acquiring|waiting for) (?:a )?connection|acquire (?:connection )?timeout|could not (?:obtain|get|acquire) (?:a )?(?:database |jdbc |db )?connection|QueuePool limit of size \d+ overflow \d+ reached|pool timeout|Timeout expired\.\s+The timeout period elapsed prior to obtaining a connection)",
             ),
             uncaught: re(
-                r#"(?i)(uncaughtException|Uncaught (?:exception|error|TypeError|ReferenceError)|Exception in thread "[^"]*"|Unhandled exception\.|(?:^|\s)panic: |panicked at |Fatal Python error|Traceback \(most recent call last\).*|terminate called after throwing)"#,
+                r#"(?i)(uncaughtException|Uncaught (?:exception|error|TypeError|ReferenceError)|Exception in thread "[^"]*"|Unhandled exception\.|(?:^|\s)panic: |panicked at |Fatal Python error|terminate called after throwing)"#,
             ),
             rejection: re(
                 r"(?i)(UnhandledPromiseRejection|Unhandled promise rejection|unhandledRejection|Unhandled Rejection at)",
@@ -99,7 +99,7 @@ impl Patterns {
                 r"(?i)(starting (?:up|server|service|application|api|worker)|starting [\w-]+ v?\d|booting|listening on|server (?:started|listening)|Started \w+Application|Application startup)",
             ),
             config: re(
-                r"(?i)((?:missing|not set|is not defined|undefined|is required|must be set|no value (?:for|provided)|unset|cannot be (?:empty|blank)|invalid value)\b.{0,60}\b(?:env(?:ironment)?(?: variable)?|config(?:uration)?|setting|option|property|secret)|\b(?:env(?:ironment)? variable|config(?:uration)?(?: key| value| option| property)?|setting|property|secret)\b.{0,60}\b(?:missing|not set|is required|must be set|undefined|not defined|is empty|not found|invalid)|ImproperlyConfigured|ConfigurationError|ConfigError|InvalidConfiguration|KeyError: '[A-Z][A-Z0-9_]{2,}'|Could not resolve placeholder)",
+                r"(?i)((?:missing|not set|is not defined|undefined|is required|must be set|no value (?:for|provided)|unset|cannot be (?:empty|blank)|invalid value)\b.{0,60}\b(?:env(?:ironment)?(?: variable)?|config(?:uration)?|setting|option|property|secret)|\b(?:env(?:ironment)? variable|config(?:uration)?(?: key| value| option| property)?|setting|property|secret)\b.{0,60}\b(?:missing|not set|is required|must be set|undefined|not defined|is empty|not found|invalid)|ImproperlyConfigured|ConfigurationError|ConfigError|InvalidConfiguration|(?-i:KeyError: '[A-Z][A-Z0-9_]{2,}')|Could not resolve placeholder)",
             ),
             config_name: re(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{4,}[0-9]*)\b"),
             dependency: re(
@@ -182,8 +182,8 @@ struct TraceRec {
 
 #[derive(Debug, Default)]
 struct Request {
-    queries: FxHashMap<String, u32>,
-    example: Option<String>,
+    /// Query template → (count, first line).
+    queries: FxHashMap<String, (u32, String)>,
     at: Option<DateTime<Utc>>,
 }
 
@@ -316,10 +316,9 @@ impl SignatureAnalyzer {
                 }
                 let req = s.requests.entry(r.clone()).or_default();
                 if req.queries.len() < 64 || req.queries.contains_key(&tpl) {
-                    *req.queries.entry(tpl).or_default() += 1;
+                    req.queries.entry(tpl).or_insert_with(|| (0, head.to_string())).0 += 1;
                 }
-                if req.example.is_none() {
-                    req.example = Some(head.to_string());
+                if req.at.is_none() {
                     req.at = e.at;
                 }
             }
@@ -350,7 +349,7 @@ impl SignatureAnalyzer {
 }
 
 fn close_request(threshold: u32, req: Request, out: &mut FxHashMap<String, (u64, u32, Hits)>) {
-    for (tpl, n) in req.queries {
+    for (tpl, (n, example)) in req.queries {
         if n >= threshold {
             let e = out.entry(tpl).or_default();
             e.0 += 1;
@@ -360,9 +359,7 @@ fn close_request(threshold: u32, req: Request, out: &mut FxHashMap<String, (u64,
                 e.2.first = req.at;
             }
             if e.2.examples.len() < 2 {
-                if let Some(x) = &req.example {
-                    e.2.examples.push(format!("{x}   (×{n} in this request)"));
-                }
+                e.2.examples.push(format!("{example}   (×{n} in this request)"));
             }
         }
     }

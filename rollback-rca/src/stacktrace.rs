@@ -285,7 +285,7 @@ impl TraceParser {
                 r"(?:^|[\s:\]])(?:Exception in thread .*?\s|Caused by:\s*|Unhandled exception\.\s*|Uncaught\s+)?(?P<type>(?:[A-Za-z_][\w$]*\.)*(?:[A-Z][\w$]*)?(?:Error|Exception|Throwable|Fault|Interrupt|Exit)|StopIteration)(?:\s*\[\w+\])?(?::\s*(?P<msg>.*))?$",
             ),
             header: re(
-                r"^(?:\[?\d{4}-\d{2}-\d{2}[T ][\d:.,]+(?:Z|[+-]\d{2}:?\d{2})?\]?\s+|\[?\d{2}:\d{2}:\d{2}[\d.,]*\]?\s+)?(?:\[?(?:FATAL|CRITICAL|ERROR|ERR|WARN|WARNING|INFO|DEBUG|TRACE)\]?\s+)?(?:\[[\w.\-/]+\]\s+|[\w.$]+\s+-\s+)?",
+                r"^(?:\[?\d{4}-\d{2}-\d{2}[T ][\d:.,]+(?:Z|[+-]\d{2}:?\d{2})?\]?\s+|\[?\d{2}:\d{2}:\d{2}[\d.,]*\]?\s+)(?:\[?(?:FATAL|CRITICAL|ERROR|ERR|WARN|WARNING|INFO|DEBUG|TRACE)\]?\s+)?(?:\[[\w.\-/]+\]\s+|[\w.$]+\s+-\s+)?",
             ),
         }
     }

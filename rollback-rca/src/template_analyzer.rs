@@ -216,6 +216,8 @@ impl Analyzer for LogTemplateAnalyzer {
                 continue;
             }
             let template = miner.parser.template(*id).unwrap_or_default();
+            // A leading timestamp parameter says nothing.
+            let template = template.strip_prefix("<*> ").unwrap_or(&template).to_string();
             let title = if new || !has_baseline {
                 format!("New log message: {}", clip(&template, 110))
             } else {
