@@ -18,7 +18,11 @@ pub(crate) enum Level {
 impl Level {
     pub(crate) fn of(re: &Regex, line: &str) -> Level {
         let head: String = line.chars().take(80).collect();
-        match re.captures(&head).and_then(|c| c.get(1)).map(|m| m.as_str().to_ascii_uppercase()) {
+        match re
+            .captures(&head)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str().to_ascii_uppercase())
+        {
             Some(l) => match l.as_str() {
                 "FATAL" | "CRITICAL" | "CRIT" | "PANIC" | "EMERG" | "ALERT" => Level::Fatal,
                 "ERROR" | "ERR" | "SEVERE" | "E" => Level::Error,
@@ -70,7 +74,11 @@ pub(crate) fn merged(incident: &Incident, kind: &MetricKind, revision: &str) -> 
 
 /// Mean of the samples at or after `since`.
 pub(crate) fn mean_since(s: &[Sample], since: DateTime<Utc>) -> Option<f64> {
-    let v: Vec<f64> = s.iter().filter(|p| p.at >= since).map(|p| p.value).collect();
+    let v: Vec<f64> = s
+        .iter()
+        .filter(|p| p.at >= since)
+        .map(|p| p.value)
+        .collect();
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
@@ -80,7 +88,10 @@ pub(crate) fn trend(s: &[Sample]) -> Option<(f64, f64)> {
         return None;
     }
     let t0 = s[0].at;
-    let xs: Vec<f64> = s.iter().map(|p| (p.at - t0).num_milliseconds() as f64 / 60_000.0).collect();
+    let xs: Vec<f64> = s
+        .iter()
+        .map(|p| (p.at - t0).num_milliseconds() as f64 / 60_000.0)
+        .collect();
     let n = s.len() as f64;
     let mx = xs.iter().sum::<f64>() / n;
     let my = s.iter().map(|p| p.value).sum::<f64>() / n;
@@ -94,7 +105,11 @@ pub(crate) fn trend(s: &[Sample]) -> Option<(f64, f64)> {
         return None;
     }
     let slope = sxy / sxx;
-    let r2 = if syy > 0.0 { (sxy * sxy) / (sxx * syy) } else { 0.0 };
+    let r2 = if syy > 0.0 {
+        (sxy * sxy) / (sxx * syy)
+    } else {
+        0.0
+    };
     Some((slope, r2))
 }
 

@@ -42,7 +42,12 @@ impl LogEntry {
 
     /// All lines joined with newlines, cut to `max_lines` lines (a `…` line marks the cut).
     pub fn excerpt(&self, max_lines: usize) -> String {
-        let mut out: Vec<&str> = self.lines.iter().take(max_lines).map(String::as_str).collect();
+        let mut out: Vec<&str> = self
+            .lines
+            .iter()
+            .take(max_lines)
+            .map(String::as_str)
+            .collect();
         if self.lines.len() > max_lines {
             out.push("…");
         }
@@ -156,7 +161,10 @@ impl EntryAssembler {
                 return false;
             }
         }
-        if self.header.is_match(line) || line.starts_with("panic: ") || line.starts_with("fatal error: ") {
+        if self.header.is_match(line)
+            || line.starts_with("panic: ")
+            || line.starts_with("fatal error: ")
+        {
             return false;
         }
         if open.headered || self.continuation.is_match(line) {
@@ -183,8 +191,7 @@ impl EntryAssembler {
                     let t = text.trim();
                     if t.starts_with("Traceback (most recent call last)") {
                         o.python = true;
-                    } else if o.python && !text.starts_with(char::is_whitespace) && !t.is_empty()
-                    {
+                    } else if o.python && !text.starts_with(char::is_whitespace) && !t.is_empty() {
                         // The exception line ends a Python traceback.
                         o.python = false;
                     }
@@ -307,7 +314,10 @@ mod tests {
     #[test]
     fn request_ids_are_found_in_common_spellings() {
         let re = request_id_regex();
-        assert_eq!(request_id(&re, "GET / req_id=req_abc123"), Some("req_abc123"));
+        assert_eq!(
+            request_id(&re, "GET / req_id=req_abc123"),
+            Some("req_abc123")
+        );
         assert_eq!(
             request_id(&re, r#"{"requestId": "42ab-77"}"#),
             Some("42ab-77")

@@ -66,7 +66,10 @@ impl Analyzer for ReleaseDiffAnalyzer {
             return Ok(Vec::new());
         };
         let (old, new) = (&stable.attributes, &incident.failed.attributes);
-        let (from, to) = (stable.version.to_string(), incident.failed.version.to_string());
+        let (from, to) = (
+            stable.version.to_string(),
+            incident.failed.version.to_string(),
+        );
         let mut image = Group::default();
         let mut env = Group::default();
         let mut resources = Group::default();
@@ -84,11 +87,18 @@ impl Analyzer for ReleaseDiffAnalyzer {
                         Severity::Medium,
                     ),
                     (None, Some(_)) => env.add(format!("env.{name}: new in {to}"), Severity::Low),
-                    _ => env.add(format!("env.{name}: value changed (not shown)"), Severity::Low),
+                    _ => env.add(
+                        format!("env.{name}: value changed (not shown)"),
+                        Severity::Low,
+                    ),
                 }
             } else if k == "image" || k.starts_with("image.") {
                 image.add(
-                    format!("{k}: {} → {}", a.map_or("(none)", |s| s), b.map_or("(none)", |s| s)),
+                    format!(
+                        "{k}: {} → {}",
+                        a.map_or("(none)", |s| s),
+                        b.map_or("(none)", |s| s)
+                    ),
                     Severity::Info,
                 );
             } else if k.starts_with("resources.") {
@@ -100,18 +110,30 @@ impl Analyzer for ReleaseDiffAnalyzer {
                         b.map_or("(none)", |s| s),
                         if lowered { " (lowered)" } else { "" }
                     ),
-                    if lowered { Severity::Medium } else { Severity::Low },
+                    if lowered {
+                        Severity::Medium
+                    } else {
+                        Severity::Low
+                    },
                 );
             } else {
                 other.add(
-                    format!("{k}: {} → {}", a.map_or("(none)", |s| s), b.map_or("(none)", |s| s)),
+                    format!(
+                        "{k}: {} → {}",
+                        a.map_or("(none)", |s| s),
+                        b.map_or("(none)", |s| s)
+                    ),
                     Severity::Low,
                 );
             }
         }
         let mut out = Vec::new();
         for (group, title, what) in [
-            (env, "Environment variables changed", "environment variable names"),
+            (
+                env,
+                "Environment variables changed",
+                "environment variable names",
+            ),
             (resources, "Resource settings changed", "resource settings"),
             (other, "Configuration changed", "configuration attributes"),
             (image, "Image changed", "image"),

@@ -61,7 +61,11 @@ pub fn render_markdown(incident: &Incident, findings: &[Finding]) -> String {
         incident.target.deployment, incident.failed.version
     );
     let _ = writeln!(md, "- **Environment:** {}", incident.target.environment);
-    let _ = writeln!(md, "- **Failed release:** {} ({})", incident.failed.version, incident.failed.revision);
+    let _ = writeln!(
+        md,
+        "- **Failed release:** {} ({})",
+        incident.failed.version, incident.failed.revision
+    );
     if let Some(s) = &incident.stable {
         let _ = writeln!(md, "- **Rolled back to:** {} ({})", s.version, s.revision);
     }
@@ -85,7 +89,10 @@ pub fn render_markdown(incident: &Incident, findings: &[Finding]) -> String {
     let causes = causes(findings);
     let _ = writeln!(md, "## Root Causes Identified\n");
     if causes.is_empty() {
-        let _ = writeln!(md, "_No root cause could be identified from the evidence._\n");
+        let _ = writeln!(
+            md,
+            "_No root cause could be identified from the evidence._\n"
+        );
     }
     for (i, f) in causes.iter().enumerate() {
         let _ = writeln!(
@@ -97,7 +104,11 @@ pub fn render_markdown(incident: &Incident, findings: &[Finding]) -> String {
             f.confidence * 100.0
         );
         if let Some(l) = &f.location {
-            let func = l.function.as_deref().map(|f| format!(" in `{f}`")).unwrap_or_default();
+            let func = l
+                .function
+                .as_deref()
+                .map(|f| format!(" in `{f}`"))
+                .unwrap_or_default();
             let _ = writeln!(md, "- **Location:** `{l}`{func}");
         }
         let _ = writeln!(md, "- **Issue:** {}", f.summary);
@@ -113,7 +124,10 @@ pub fn render_markdown(incident: &Incident, findings: &[Finding]) -> String {
         }
         let _ = writeln!(md);
     }
-    let symptoms: Vec<&Finding> = findings.iter().filter(|f| f.kind == FindingKind::Symptom).collect();
+    let symptoms: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Symptom)
+        .collect();
     if !symptoms.is_empty() {
         let _ = writeln!(md, "## Other Observations\n");
         for f in symptoms {
@@ -121,7 +135,10 @@ pub fn render_markdown(incident: &Incident, findings: &[Finding]) -> String {
         }
         let _ = writeln!(md);
     }
-    let changes: Vec<&Finding> = findings.iter().filter(|f| f.kind == FindingKind::Change).collect();
+    let changes: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Change)
+        .collect();
     if !changes.is_empty() {
         let _ = writeln!(md, "## Changes Between Releases\n");
         for f in changes {
@@ -141,7 +158,11 @@ pub fn render_markdown(incident: &Incident, findings: &[Finding]) -> String {
         let _ = writeln!(md, "_None derived; see the evidence above._");
     }
     for (i, (f, r)) in fixes.iter().enumerate() {
-        let loc = f.location.as_ref().map(|l| format!(" (`{l}`)")).unwrap_or_default();
+        let loc = f
+            .location
+            .as_ref()
+            .map(|l| format!(" (`{l}`)"))
+            .unwrap_or_default();
         let _ = writeln!(md, "{}. **{}**{loc}: {r}", i + 1, f.title);
     }
     md
@@ -184,7 +205,9 @@ fn chart(incident: &Incident, kind: &MetricKind, title: &str, scale: f64, unit: 
     let zero = incident.failed.deployed_at.unwrap_or(incident.window.start);
     let minutes = |t: DateTime<Utc>| (t - zero).num_milliseconds() as f64 / 60_000.0;
     let to_points = |s: Vec<Sample>| -> Vec<(f64, f64)> {
-        s.into_iter().map(|p| (minutes(p.at), p.value * scale)).collect()
+        s.into_iter()
+            .map(|p| (minutes(p.at), p.value * scale))
+            .collect()
     };
     let failed = to_points(merged(incident, kind, &incident.failed.revision));
     let stable = incident
@@ -223,26 +246,44 @@ fn chart(incident: &Incident, kind: &MetricKind, title: &str, scale: f64, unit: 
             let red = RGBColor(200, 40, 40);
             let blue = RGBColor(40, 90, 200);
             if !stable.is_empty() {
-                let name = incident.stable.as_ref().map_or(String::new(), |s| s.version.to_string());
-                c.draw_series(LineSeries::new(stable.iter().copied(), blue.stroke_width(2)))?
-                    .label(name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], blue.stroke_width(2)));
+                let name = incident
+                    .stable
+                    .as_ref()
+                    .map_or(String::new(), |s| s.version.to_string());
+                c.draw_series(LineSeries::new(
+                    stable.iter().copied(),
+                    blue.stroke_width(2),
+                ))?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], blue.stroke_width(2))
+                });
             }
             c.draw_series(LineSeries::new(failed.iter().copied(), red.stroke_width(2)))?
                 .label(incident.failed.version.to_string())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], red.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], red.stroke_width(2))
+                });
             let mark = |x: f64, color: RGBColor| {
                 PathElement::new(vec![(x, 0.0), (x, ymax)], color.stroke_width(1))
             };
             if (x0..=x1).contains(&0.0) {
                 c.draw_series(std::iter::once(mark(0.0, RGBColor(90, 90, 90))))?
                     .label("deploy")
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(90, 90, 90)));
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(90, 90, 90))
+                    });
             }
-            if let Some(r) = incident.rollback_at.map(minutes).filter(|r| (x0..=x1).contains(r)) {
+            if let Some(r) = incident
+                .rollback_at
+                .map(minutes)
+                .filter(|r| (x0..=x1).contains(r))
+            {
                 c.draw_series(std::iter::once(mark(r, RGBColor(20, 150, 60))))?
                     .label("rollback")
-                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(20, 150, 60)));
+                    .legend(|(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(20, 150, 60))
+                    });
             }
             c.configure_series_labels()
                 .position(SeriesLabelPosition::UpperLeft)
@@ -253,7 +294,11 @@ fn chart(incident: &Incident, kind: &MetricKind, title: &str, scale: f64, unit: 
             Ok(())
         })();
         if let Err(e) = drawn {
-            return format!("<p class=\"nodata\">{}: chart failed ({})</p>", esc(title), esc(&e.to_string()));
+            return format!(
+                "<p class=\"nodata\">{}: chart failed ({})</p>",
+                esc(title),
+                esc(&e.to_string())
+            );
         }
     }
     svg
@@ -283,9 +328,9 @@ pub fn render_html(incident: &Incident, findings: &[Finding]) -> String {
         esc(&title),
         esc(&title)
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"meta\">Environment <b>{}</b> · failed <b>{}</b>{} · window {} – {}</p>\n",
+        "<p class=\"meta\">Environment <b>{}</b> · failed <b>{}</b>{} · window {} – {}</p>",
         esc(incident.target.environment.as_str()),
         esc(incident.failed.version.as_str()),
         incident
@@ -308,12 +353,20 @@ pub fn render_html(incident: &Incident, findings: &[Finding]) -> String {
     let _ = writeln!(h, "</div>");
     let _ = writeln!(h, "<h2>Failure Timeline</h2><ul class=\"timeline\">");
     for p in timeline(incident, findings) {
-        let _ = writeln!(h, "<li><b>{}</b> — {}</li>", p.at.format("%H:%M:%S"), esc(&p.what));
+        let _ = writeln!(
+            h,
+            "<li><b>{}</b> — {}</li>",
+            p.at.format("%H:%M:%S"),
+            esc(&p.what)
+        );
     }
     let _ = writeln!(h, "</ul>\n<h2>Root Causes Identified</h2>");
     let causes = causes(findings);
     if causes.is_empty() {
-        let _ = writeln!(h, "<p><i>No root cause could be identified from the evidence.</i></p>");
+        let _ = writeln!(
+            h,
+            "<p><i>No root cause could be identified from the evidence.</i></p>"
+        );
     }
     for (i, f) in causes.iter().enumerate() {
         let _ = writeln!(
@@ -330,7 +383,10 @@ pub fn render_html(incident: &Incident, findings: &[Finding]) -> String {
                 h,
                 "<p><b>Location:</b> <code>{}</code>{}</p>",
                 esc(&l.to_string()),
-                l.function.as_deref().map(|f| format!(" in <code>{}</code>", esc(f))).unwrap_or_default()
+                l.function
+                    .as_deref()
+                    .map(|f| format!(" in <code>{}</code>", esc(f)))
+                    .unwrap_or_default()
             );
         }
         let _ = writeln!(h, "<p><b>Issue:</b> {}</p>", esc(&f.summary));
@@ -346,7 +402,10 @@ pub fn render_html(incident: &Incident, findings: &[Finding]) -> String {
         }
         let _ = writeln!(h, "</div>");
     }
-    let symptoms: Vec<&Finding> = findings.iter().filter(|f| f.kind == FindingKind::Symptom).collect();
+    let symptoms: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Symptom)
+        .collect();
     if !symptoms.is_empty() {
         let _ = writeln!(h, "<h2>Other Observations</h2><ul>");
         for f in symptoms {
@@ -361,7 +420,10 @@ pub fn render_html(incident: &Incident, findings: &[Finding]) -> String {
         }
         let _ = writeln!(h, "</ul>");
     }
-    let changes: Vec<&Finding> = findings.iter().filter(|f| f.kind == FindingKind::Change).collect();
+    let changes: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Change)
+        .collect();
     if !changes.is_empty() {
         let _ = writeln!(h, "<h2>Changes Between Releases</h2><ul>");
         for f in changes {
@@ -379,7 +441,10 @@ pub fn render_html(incident: &Incident, findings: &[Finding]) -> String {
             h,
             "<li><b>{}</b>{}: {}</li>",
             esc(&f.title),
-            f.location.as_ref().map(|l| format!(" (<code>{}</code>)", esc(&l.to_string()))).unwrap_or_default(),
+            f.location
+                .as_ref()
+                .map(|l| format!(" (<code>{}</code>)", esc(&l.to_string())))
+                .unwrap_or_default(),
             esc(f.recommendation.as_deref().unwrap_or(""))
         );
     }

@@ -111,7 +111,9 @@ impl Patterns {
             query: re(
                 r"(?i)\b(SELECT\s.+?\sFROM\s.+|INSERT\s+INTO\s.+|UPDATE\s+\S+\s+SET\s.+|DELETE\s+FROM\s.+)",
             ),
-            queries_per_request: re(r"(?i)\b(?:db|sql|database)?:?\s*(\d+)\s+(?:db |sql |database )?queries\b"),
+            queries_per_request: re(
+                r"(?i)\b(?:db|sql|database)?:?\s*(\d+)\s+(?:db |sql |database )?queries\b",
+            ),
             throttle: re(r"(?i)(cpu throttl|throttled|CPUThrottlingHigh)"),
         }
     }
@@ -306,7 +308,14 @@ impl SignatureAnalyzer {
                     .split(" req_id")
                     .next()
                     .unwrap_or(&tpl)
-                    .trim_end_matches(|c: char| c == '(' || c == '<' || c == '*' || c == '>' || c == ')' || c.is_whitespace())
+                    .trim_end_matches(|c: char| {
+                        c == '('
+                            || c == '<'
+                            || c == '*'
+                            || c == '>'
+                            || c == ')'
+                            || c.is_whitespace()
+                    })
                     .to_string();
                 if s.requests.len() >= MAX_REQUESTS && !s.requests.contains_key(r) {
                     let done = std::mem::take(&mut s.requests);
@@ -316,7 +325,10 @@ impl SignatureAnalyzer {
                 }
                 let req = s.requests.entry(r.clone()).or_default();
                 if req.queries.len() < 64 || req.queries.contains_key(&tpl) {
-                    req.queries.entry(tpl).or_insert_with(|| (0, head.to_string())).0 += 1;
+                    req.queries
+                        .entry(tpl)
+                        .or_insert_with(|| (0, head.to_string()))
+                        .0 += 1;
                 }
                 if req.at.is_none() {
                     req.at = e.at;
@@ -359,7 +371,8 @@ fn close_request(threshold: u32, req: Request, out: &mut FxHashMap<String, (u64,
                 e.2.first = req.at;
             }
             if e.2.examples.len() < 2 {
-                e.2.examples.push(format!("{example}   (×{n} in this request)"));
+                e.2.examples
+                    .push(format!("{example}   (×{n} in this request)"));
             }
         }
     }
@@ -426,7 +439,10 @@ fn locate(scan: &Scan, samples: &[Sample]) -> Option<(SourceLocation, String, us
 
 fn shared_prefix_words(a: &str, b: &str) -> usize {
     let wa: BTreeSet<&str> = a.split_whitespace().filter(|w| w.len() > 3).collect();
-    b.split_whitespace().filter(|w| w.len() > 3 && wa.contains(w)).count().min(8)
+    b.split_whitespace()
+        .filter(|w| w.len() > 3 && wa.contains(w))
+        .count()
+        .min(8)
 }
 
 fn events_matching<'a>(
@@ -497,7 +513,11 @@ fn attach(f: &mut Finding, scan: &Scan, samples: &[Sample]) {
 fn hits_evidence(f: &mut Finding, h: &Hits, what: &str, version: &str) {
     let span = match (h.first, h.last) {
         (Some(a), Some(b)) if a != b => {
-            format!(" between {} and {}", a.format("%H:%M:%S"), b.format("%H:%M:%S"))
+            format!(
+                " between {} and {}",
+                a.format("%H:%M:%S"),
+                b.format("%H:%M:%S")
+            )
         }
         (Some(a), _) => format!(" at {}", a.format("%H:%M:%S")),
         _ => String::new(),
@@ -548,9 +568,10 @@ impl Analyzer for SignatureAnalyzer {
                 || e.message.contains("CrashLoopBackOff")
         });
         let restarts: u64 = backoff.iter().map(|e| u64::from(e.count.max(1))).sum();
-        let restart_boots = fs.boots.count.saturating_sub(u64::from(
-            incident.failed.replicas.desired.max(1),
-        ));
+        let restart_boots = fs
+            .boots
+            .count
+            .saturating_sub(u64::from(incident.failed.replicas.desired.max(1)));
 
         // 1. Memory leak / heap exhaustion.
         let mem = merged(incident, &MetricKind::MemoryBytes, rev);
@@ -606,11 +627,19 @@ impl Analyzer for SignatureAnalyzer {
             }
             let mut f = ctx.finding(
                 FindingKind::Cause,
-                if critical { Severity::Critical } else { Severity::High },
+                if critical {
+                    Severity::Critical
+                } else {
+                    Severity::High
+                },
                 title,
                 summary.trim().to_string(),
             );
-            f.confidence = if growth.is_some() && oom_lines { 0.95 } else { 0.8 };
+            f.confidence = if growth.is_some() && oom_lines {
+                0.95
+            } else {
+                0.8
+            };
             f.at = mem
                 .iter()
                 .zip(mem.iter().skip(1))
@@ -643,14 +672,23 @@ impl Analyzer for SignatureAnalyzer {
                 f.evidence.push(format!(
                     "{} memory-pressure warnings, e.g.: {}",
                     thousands(fs.memory_pressure.count),
-                    fs.memory_pressure.examples.first().map_or("", |s| s.as_str())
+                    fs.memory_pressure
+                        .examples
+                        .first()
+                        .map_or("", |s| s.as_str())
                 ));
             }
             for e in oom_events.iter().take(3) {
                 f.evidence.push(event_line(e));
             }
             let mut samples = fs.heap_oom.samples.clone();
-            samples.extend(fs.memory_pressure.samples.iter().filter(|s| s.own.is_some()).cloned());
+            samples.extend(
+                fs.memory_pressure
+                    .samples
+                    .iter()
+                    .filter(|s| s.own.is_some())
+                    .cloned(),
+            );
             attach(&mut f, &fs, &samples);
             let removed = removed_limits(incident);
             if !removed.is_empty() {
@@ -679,7 +717,11 @@ impl Analyzer for SignatureAnalyzer {
                 FindingKind::Cause,
                 Severity::High,
                 "Containers killed for exceeding their memory limit",
-                format!("The platform OOM-killed containers of {} {} times.", ctx.version, thousands(oom_kills)),
+                format!(
+                    "The platform OOM-killed containers of {} {} times.",
+                    ctx.version,
+                    thousands(oom_kills)
+                ),
             );
             f.confidence = 0.75;
             f.at = oom_events.first().map(|e| e.at);
@@ -699,7 +741,11 @@ impl Analyzer for SignatureAnalyzer {
             let in_base = bs.n_plus_one.get(*tpl).map_or(0, |v| v.0);
             let mut f = ctx.finding(
                 FindingKind::Cause,
-                if in_base == 0 { Severity::High } else { Severity::Medium },
+                if in_base == 0 {
+                    Severity::High
+                } else {
+                    Severity::Medium
+                },
                 "N+1 query pattern: one query per item inside a request",
                 format!(
                     "{} requests of {} ran the same query up to {max} times each (`{}`){}.",
@@ -768,7 +814,10 @@ impl Analyzer for SignatureAnalyzer {
 
         // 4. Unhandled rejection / uncaught exception → process exits.
         let exits = fs.exit.count + restart_boots + restarts;
-        for (hits, base_hits, rejection) in [(&fs.rejection, &bs.rejection, true), (&fs.uncaught, &bs.uncaught, false)] {
+        for (hits, base_hits, rejection) in [
+            (&fs.rejection, &bs.rejection, true),
+            (&fs.uncaught, &bs.uncaught, false),
+        ] {
             if !elevated(hits.count, fs.entries, base_hits.count, bs.entries) {
                 continue;
             }
@@ -783,12 +832,20 @@ impl Analyzer for SignatureAnalyzer {
             };
             let mut f = ctx.finding(
                 FindingKind::Cause,
-                if crashes { Severity::Critical } else { Severity::High },
+                if crashes {
+                    Severity::Critical
+                } else {
+                    Severity::High
+                },
                 title,
                 format!(
                     "{} {} in {}{}.",
                     thousands(hits.count),
-                    if rejection { "unhandled promise rejections" } else { "uncaught exceptions or panics" },
+                    if rejection {
+                        "unhandled promise rejections"
+                    } else {
+                        "uncaught exceptions or panics"
+                    },
                     ctx.version,
                     if crashes {
                         format!(
@@ -811,7 +868,10 @@ impl Analyzer for SignatureAnalyzer {
                 ));
             }
             if restart_boots > 0 {
-                f.evidence.push(format!("{} restarts seen as start-up lines", thousands(restart_boots)));
+                f.evidence.push(format!(
+                    "{} restarts seen as start-up lines",
+                    thousands(restart_boots)
+                ));
             }
             attach(&mut f, &fs, &hits.samples);
             f.impact = Some(
@@ -841,7 +901,11 @@ impl Analyzer for SignatureAnalyzer {
                     "The platform restarted containers of {} {} times (back-off){}.",
                     ctx.version,
                     thousands(restarts),
-                    if oom_kills > 0 { format!(", {} of them OOM kills", thousands(oom_kills)) } else { String::new() }
+                    if oom_kills > 0 {
+                        format!(", {} of them OOM kills", thousands(oom_kills))
+                    } else {
+                        String::new()
+                    }
                 ),
             );
             f.confidence = 0.85;
@@ -858,7 +922,10 @@ impl Analyzer for SignatureAnalyzer {
         if let Some((host, hits)) = deps.first() {
             let base_n = bs.dependency.get(*host).map_or(0, |h| h.count);
             let share = hits.count as f64 / fs.dependency_total.max(1) as f64;
-            if hits.count >= 5 && share >= 0.5 && elevated(hits.count, fs.entries, base_n, bs.entries) {
+            if hits.count >= 5
+                && share >= 0.5
+                && elevated(hits.count, fs.entries, base_n, bs.entries)
+            {
                 let mut f = ctx.finding(
                     FindingKind::Cause,
                     Severity::High,
@@ -874,9 +941,16 @@ impl Analyzer for SignatureAnalyzer {
                 );
                 f.confidence = 0.75;
                 f.at = hits.first;
-                hits_evidence(&mut f, hits, &format!("failed calls to {host}"), &ctx.version);
+                hits_evidence(
+                    &mut f,
+                    hits,
+                    &format!("failed calls to {host}"),
+                    &ctx.version,
+                );
                 attach(&mut f, &fs, &hits.samples);
-                f.impact = Some(format!("Requests that need {host} fail or wait for the full timeout."));
+                f.impact = Some(format!(
+                    "Requests that need {host} fail or wait for the full timeout."
+                ));
                 f.recommendation = Some(format!(
                     "Check {host} (health, network policy, credentials, address in the new configuration); give the client a short timeout, retries with back-off and a circuit breaker{}.",
                     loc_text(&f)
@@ -887,15 +961,21 @@ impl Analyzer for SignatureAnalyzer {
 
         // 7. Configuration error at start-up.
         if elevated(fs.config.count, fs.entries, bs.config.count, bs.entries) {
-            let at_boot = fs.config.first.is_some_and(|t| {
-                t <= since + chrono::Duration::minutes(3)
-            }) || fs.boots.count > 0
+            let at_boot = fs
+                .config
+                .first
+                .is_some_and(|t| t <= since + chrono::Duration::minutes(3))
+                || fs.boots.count > 0
                 || fs.exit.count > 0;
             if at_boot {
                 let names: Vec<String> = fs.config_names.iter().cloned().collect();
                 let mut f = ctx.finding(
                     FindingKind::Cause,
-                    if fs.exit.count > 0 || restarts > 0 { Severity::Critical } else { Severity::High },
+                    if fs.exit.count > 0 || restarts > 0 {
+                        Severity::Critical
+                    } else {
+                        Severity::High
+                    },
                     if names.is_empty() {
                         "Configuration error at start-up".to_string()
                     } else {
@@ -905,7 +985,11 @@ impl Analyzer for SignatureAnalyzer {
                         "{} reported missing or invalid configuration {} times{}.",
                         ctx.version,
                         thousands(fs.config.count),
-                        if fs.exit.count > 0 { ", then exited" } else { "" }
+                        if fs.exit.count > 0 {
+                            ", then exited"
+                        } else {
+                            ""
+                        }
                     ),
                 );
                 f.confidence = 0.85;
@@ -925,7 +1009,8 @@ impl Analyzer for SignatureAnalyzer {
                     ));
                 }
                 attach(&mut f, &fs, &fs.config.samples);
-                f.impact = Some("The service cannot start: no capacity from the new release.".into());
+                f.impact =
+                    Some("The service cannot start: no capacity from the new release.".into());
                 f.recommendation = Some(if related.is_empty() {
                     "Provide the missing setting in the deployment (environment, config map, secret reference) and validate configuration in CI before deploying.".to_string()
                 } else {
@@ -969,23 +1054,36 @@ impl Analyzer for SignatureAnalyzer {
                     ),
                 );
                 f.confidence = 0.7;
-                f.evidence.push(format!("p95 {lf:.0} ms vs {lb:.0} ms; error rate {:.2}% vs {:.2}%", err_f.unwrap_or(0.0) * 100.0, err_b * 100.0));
+                f.evidence.push(format!(
+                    "p95 {lf:.0} ms vs {lb:.0} ms; error rate {:.2}% vs {:.2}%",
+                    err_f.unwrap_or(0.0) * 100.0,
+                    err_b * 100.0
+                ));
                 f.recommendation = Some("Profile the slow path of the new release (new queries, synchronous calls, missing indexes, smaller caches) and compare traces with the baseline.".into());
                 out.push(f);
             }
         }
-        let cpu = mean_since(&merged(incident, &MetricKind::CpuUtilization, rev), tail_start);
+        let cpu = mean_since(
+            &merged(incident, &MetricKind::CpuUtilization, rev),
+            tail_start,
+        );
         let cpu_b = stable_mean(&MetricKind::CpuUtilization);
         if cpu.is_some_and(|c| c >= 90.0) || fs.throttle.count >= 3 {
             let c = cpu.unwrap_or(0.0);
             let mut f = ctx.finding(
                 FindingKind::Symptom,
                 Severity::High,
-                if fs.throttle.count >= 3 { "CPU throttling" } else { "CPU saturation" },
+                if fs.throttle.count >= 3 {
+                    "CPU throttling"
+                } else {
+                    "CPU saturation"
+                },
                 format!(
                     "CPU of {} averaged {c:.0}% of its limit at the end of the window{}.",
                     ctx.version,
-                    cpu_b.map(|b| format!(" ({} : {b:.0}%)", ctx.base)).unwrap_or_default()
+                    cpu_b
+                        .map(|b| format!(" ({} : {b:.0}%)", ctx.base))
+                        .unwrap_or_default()
                 ),
             );
             f.confidence = 0.7;
@@ -1033,9 +1131,11 @@ fn removed_limits(incident: &Incident) -> Vec<String> {
         .filter(|k| !incident.failed.attributes.contains_key(*k))
         .filter(|k| {
             let u = k.to_ascii_uppercase();
-            ["MAX", "LIMIT", "SIZE", "EVICT", "TTL", "CAPACITY", "HEAP", "MEMORY"]
-                .iter()
-                .any(|w| u.contains(w))
+            [
+                "MAX", "LIMIT", "SIZE", "EVICT", "TTL", "CAPACITY", "HEAP", "MEMORY",
+            ]
+            .iter()
+            .any(|w| u.contains(w))
         })
         .cloned()
         .collect()

@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rollback_core::{Analyzer, Finding, FindingKind, Incident, LogLine, Result, Severity, SourceLocation};
+use rollback_core::{
+    Analyzer, Finding, FindingKind, Incident, LogLine, Result, Severity, SourceLocation,
+};
 use rustc_hash::FxHashMap;
 
 use crate::common::{baseline_name, clip, thousands};
@@ -118,8 +120,18 @@ impl Analyzer for StackTraceAnalyzer {
 
     async fn analyze(&self, incident: &Incident) -> Result<Vec<Finding>> {
         let mut groups: FxHashMap<(String, String), Group> = FxHashMap::default();
-        let total_b = scan(&self.parser, &incident.baseline_evidence.logs, false, &mut groups);
-        let total_f = scan(&self.parser, &incident.failed_evidence.logs, true, &mut groups);
+        let total_b = scan(
+            &self.parser,
+            &incident.baseline_evidence.logs,
+            false,
+            &mut groups,
+        );
+        let total_f = scan(
+            &self.parser,
+            &incident.failed_evidence.logs,
+            true,
+            &mut groups,
+        );
         let version = &incident.failed.version;
         let base = baseline_name(incident);
         let mut out: Vec<(f64, Finding)> = Vec::new();
@@ -164,7 +176,10 @@ impl Analyzer for StackTraceAnalyzer {
                 if new {
                     format!(", none in {base}")
                 } else {
-                    format!(" vs {} in {base} ({ratio:.0}× its share)", thousands(g.baseline))
+                    format!(
+                        " vs {} in {base} ({ratio:.0}× its share)",
+                        thousands(g.baseline)
+                    )
                 }
             );
             let severity = if g.exception.is_some() {
@@ -180,10 +195,9 @@ impl Analyzer for StackTraceAnalyzer {
             let mut f = Finding::new(NAME, kind, severity, title, summary);
             f.location = top;
             f.at = g.first;
-            f.confidence = (0.55_f64
-                + if new { 0.15 } else { 0.0 }
-                + if g.failed >= 10 { 0.1 } else { 0.0 })
-            .min(0.8);
+            f.confidence =
+                (0.55_f64 + if new { 0.15 } else { 0.0 } + if g.failed >= 10 { 0.1 } else { 0.0 })
+                    .min(0.8);
             f.evidence.push(format!(
                 "{} × in {version}, {} × in {base}",
                 thousands(g.failed),

@@ -209,10 +209,12 @@ impl PathRules {
 
     /// Whether a frame with this raw path and function is library or runtime code.
     pub fn is_library(&self, raw_path: &str, function: Option<&str>) -> bool {
-        self.library_paths.iter().any(|m| match m.strip_prefix('^') {
-            Some(prefix) => raw_path.starts_with(prefix),
-            None => raw_path.contains(m.as_str()),
-        })
+        self.library_paths
+            .iter()
+            .any(|m| match m.strip_prefix('^') {
+                Some(prefix) => raw_path.starts_with(prefix),
+                None => raw_path.contains(m.as_str()),
+            })
             || function.is_some_and(|f| {
                 let f = f.trim_start_matches("async ").trim_start_matches("new ");
                 self.library_functions
@@ -274,13 +276,19 @@ impl TraceParser {
             js: re(
                 r"^\s*at (?:async )?(?:(?P<fn>[^()]+?|.+? \[as [^\]]+\]|new [^()]+) \()?(?P<file>[^()\s]+?):(?P<line>\d+)(?::(?P<col>\d+))?\)?\s*$",
             ),
-            java: re(r"^\s*at (?P<fn>[\w$./<>-]+)\((?P<file>[^:()]+)(?::(?P<line>\d+))?\)\s*(?:~?\[.*\])?$"),
+            java: re(
+                r"^\s*at (?P<fn>[\w$./<>-]+)\((?P<file>[^:()]+)(?::(?P<line>\d+))?\)\s*(?:~?\[.*\])?$",
+            ),
             python: re(r#"^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<fn>.+))?"#),
             go_file: re(r"^\s+(?P<file>\S+\.go):(?P<line>\d+)(?: \+0x[0-9a-fA-F]+)?\s*$"),
             go_function: re(r"^(?P<fn>[\w./\-]*(?:\(\*?[\w.]+\)\.)?[\w.\-]+)\(.*\)$"),
             dotnet: re(r"^\s*at (?P<fn>[^()]+)\([^)]*\) in (?P<file>.+?):line (?P<line>\d+)\s*$"),
-            rust_panic: re(r"panicked at (?P<file>[^\s:']+\.rs):(?P<line>\d+):(?P<col>\d+):?\s*(?P<msg>.*)$"),
-            rust_panic_old: re(r"panicked at '(?P<msg>.*)', (?P<file>[^\s:]+\.rs):(?P<line>\d+):(?P<col>\d+)"),
+            rust_panic: re(
+                r"panicked at (?P<file>[^\s:']+\.rs):(?P<line>\d+):(?P<col>\d+):?\s*(?P<msg>.*)$",
+            ),
+            rust_panic_old: re(
+                r"panicked at '(?P<msg>.*)', (?P<file>[^\s:]+\.rs):(?P<line>\d+):(?P<col>\d+)",
+            ),
             exception: re(
                 r"(?:^|[\s:\]])(?:Exception in thread .*?\s|Caused by:\s*|Unhandled exception\.\s*|Uncaught\s+)?(?P<type>(?:[A-Za-z_][\w$]*\.)*(?:[A-Z][\w$]*)?(?:Error|Exception|Throwable|Fault|Interrupt|Exit)|StopIteration)(?:\s*\[\w+\])?(?::\s*(?P<msg>.*))?$",
             ),
@@ -296,7 +304,9 @@ impl TraceParser {
     }
 
     fn frame(&self, raw: &str, function: Option<&str>, line: &str, col: Option<&str>) -> Frame {
-        let function = function.map(|f| f.trim().to_string()).filter(|f| !f.is_empty());
+        let function = function
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty());
         Frame {
             application: !self.rules.is_library(raw, function.as_deref()),
             file: self.rules.relative(raw),
@@ -370,7 +380,12 @@ impl TraceParser {
                 .or_else(|| self.rust_panic_old.captures(l))
             {
                 language = Some(Language::Rust);
-                let mut f = self.frame(&c["file"], None, &c["line"], c.name("col").map(|m| m.as_str()));
+                let mut f = self.frame(
+                    &c["file"],
+                    None,
+                    &c["line"],
+                    c.name("col").map(|m| m.as_str()),
+                );
                 if f.file.starts_with("library/") || f.file.starts_with("/rustc/") {
                     f.application = false;
                 }
@@ -395,7 +410,12 @@ impl TraceParser {
                     first_frame_at.get_or_insert(i);
                     let function = c["fn"].rsplit('/').next().unwrap_or(&c["fn"]).to_string();
                     let path = java_path(&function, file);
-                    let mut f = self.frame(&path, Some(&function), c.name("line").map_or("0", |m| m.as_str()), None);
+                    let mut f = self.frame(
+                        &path,
+                        Some(&function),
+                        c.name("line").map_or("0", |m| m.as_str()),
+                        None,
+                    );
                     if c.name("line").is_none() {
                         f.application = false;
                     }
@@ -534,16 +554,14 @@ pub fn message_template(message: &str) -> String {
     use std::sync::OnceLock;
     static MASK: OnceLock<Regex> = OnceLock::new();
     let mask = MASK.get_or_init(|| {
-        re(
-            r#"(?x)
+        re(r#"(?x)
             https?://[^\s"')]+ |
             "[^"]*" | '[^']*' |
             \b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b |
             \b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b |
             \b0x[0-9a-fA-F]+\b |
             \b[\w-]*\d[\w-]*\b
-            "#,
-        )
+            "#)
     });
     let masked = mask.replace_all(message.trim(), "<*>");
     let mut out = String::with_capacity(masked.len());
@@ -584,7 +602,10 @@ mod tests {
         assert_eq!(t.language, Language::JavaScript);
         assert_eq!(app(&t), ("src/middleware/auth.middleware.ts".into(), 67));
         assert_eq!(t.exception.as_deref(), Some("Error"));
-        assert_eq!(t.message.as_deref(), Some("Token verification failed: timed out"));
+        assert_eq!(
+            t.message.as_deref(),
+            Some("Token verification failed: timed out")
+        );
     }
 
     #[test]
@@ -609,10 +630,21 @@ mod tests {
             ])
             .expect("trace");
         assert_eq!(t.language, Language::Java);
-        assert_eq!(t.exception.as_deref(), Some("java.lang.NullPointerException"));
+        assert_eq!(
+            t.exception.as_deref(),
+            Some("java.lang.NullPointerException")
+        );
         // Innermost application frame of the printed order.
-        let apps: Vec<_> = t.frames.iter().filter(|f| f.application).map(|f| f.file.clone()).collect();
-        assert!(apps.contains(&"com/example/users/UserService.java".to_string()), "{apps:?}");
+        let apps: Vec<_> = t
+            .frames
+            .iter()
+            .filter(|f| f.application)
+            .map(|f| f.file.clone())
+            .collect();
+        assert!(
+            apps.contains(&"com/example/users/UserService.java".to_string()),
+            "{apps:?}"
+        );
     }
 
     #[test]
@@ -668,7 +700,10 @@ mod tests {
             .expect("trace");
         assert_eq!(t.language, Language::Rust);
         assert_eq!(app(&t), ("src/handlers/orders.rs".into(), 88));
-        assert_eq!(t.message.as_deref(), Some("called `Option::unwrap()` on a `None` value"));
+        assert_eq!(
+            t.message.as_deref(),
+            Some("called `Option::unwrap()` on a `None` value")
+        );
     }
 
     #[test]
@@ -682,7 +717,10 @@ mod tests {
             .expect("trace");
         assert_eq!(t.language, Language::DotNet);
         assert_eq!(app(&t), ("Shop/Orders/OrderService.cs".into(), 42));
-        assert_eq!(t.exception.as_deref(), Some("System.NullReferenceException"));
+        assert_eq!(
+            t.exception.as_deref(),
+            Some("System.NullReferenceException")
+        );
     }
 
     #[test]

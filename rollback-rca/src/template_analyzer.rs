@@ -81,7 +81,11 @@ impl LogTemplateAnalyzer {
     /// Rise of a template's share of the log, failing over baseline, that counts as sharp
     /// (default 5).
     pub fn ratio(mut self, ratio: f64) -> Self {
-        self.ratio = if ratio.is_finite() { ratio.max(1.0) } else { 5.0 };
+        self.ratio = if ratio.is_finite() {
+            ratio.max(1.0)
+        } else {
+            5.0
+        };
         self
     }
 
@@ -180,9 +184,8 @@ impl Analyzer for LogTemplateAnalyzer {
     }
 
     async fn analyze(&self, incident: &Incident) -> Result<Vec<Finding>> {
-        let parser = Parser::new(self.config.clone()).map_err(|e| {
-            Error::invalid_input(format!("log template analyzer settings: {e}"))
-        })?;
+        let parser = Parser::new(self.config.clone())
+            .map_err(|e| Error::invalid_input(format!("log template analyzer settings: {e}")))?;
         let level_re = level_regex();
         let mut miner = Miner {
             parser,
@@ -217,14 +220,20 @@ impl Analyzer for LogTemplateAnalyzer {
             }
             let template = miner.parser.template(*id).unwrap_or_default();
             // A leading timestamp parameter says nothing.
-            let template = template.strip_prefix("<*> ").unwrap_or(&template).to_string();
+            let template = template
+                .strip_prefix("<*> ")
+                .unwrap_or(&template)
+                .to_string();
             let title = if new || !has_baseline {
                 format!("New log message: {}", clip(&template, 110))
             } else {
                 format!("Log message up {ratio:.0}×: {}", clip(&template, 100))
             };
             let summary = if !has_baseline {
-                format!("`{template}` appeared {} times in {version}", thousands(c.failed))
+                format!(
+                    "`{template}` appeared {} times in {version}",
+                    thousands(c.failed)
+                )
             } else if new {
                 format!(
                     "`{template}` appeared {} times in {version} and never in {base}",
@@ -237,9 +246,19 @@ impl Analyzer for LogTemplateAnalyzer {
                     thousands(c.failed)
                 )
             };
-            let mut f = Finding::new(NAME, FindingKind::Symptom, level.severity().min(rollback_core::Severity::High), title, summary);
+            let mut f = Finding::new(
+                NAME,
+                FindingKind::Symptom,
+                level.severity().min(rollback_core::Severity::High),
+                title,
+                summary,
+            );
             f.at = c.first;
-            f.confidence = if new { 0.7 } else { (0.5 + ratio.log10() / 10.0).min(0.7) };
+            f.confidence = if new {
+                0.7
+            } else {
+                (0.5 + ratio.log10() / 10.0).min(0.7)
+            };
             f.evidence.push(format!(
                 "{} × in {version}, {} × in {base} (template `{}`)",
                 thousands(c.failed),

@@ -25,7 +25,9 @@ fn chromium() -> Option<PathBuf> {
 #[tokio::test(start_paused = true)]
 async fn html_report_renders_in_headless_chromium_without_errors() {
     if std::env::var("ROLLBACK_TEST_CHROMIUM").as_deref() != Ok("1") {
-        eprintln!("skipped: set ROLLBACK_TEST_CHROMIUM=1 to render the report in headless Chromium");
+        eprintln!(
+            "skipped: set ROLLBACK_TEST_CHROMIUM=1 to render the report in headless Chromium"
+        );
         return;
     }
     if chromium().is_none() {
@@ -75,7 +77,10 @@ async fn html_report_renders_in_headless_chromium_without_errors() {
         String::from_utf8_lossy(&out.stderr)
     );
     let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
-    assert!(size > 10_000, "screenshot of {size} bytes is too small to show the report");
+    assert!(
+        size > 10_000,
+        "screenshot of {size} bytes is too small to show the report"
+    );
 }
 
 mod spec_incident {
@@ -105,10 +110,19 @@ mod spec_incident {
                 MetricKind::CpuUtilization,
                 MetricKind::MemoryBytes,
             ] {
-                let q = MetricQuery::new(k.clone(), target.clone(), window, std::time::Duration::from_secs(10))
-                    .for_release(r.reference());
+                let q = MetricQuery::new(
+                    k.clone(),
+                    target.clone(),
+                    window,
+                    std::time::Duration::from_secs(10),
+                )
+                .for_release(r.reference());
                 let series = sim.metrics().query(&q).await.unwrap_or_default();
-                incident.metrics.push(IncidentMetric { kind: k, release: r.reference(), series });
+                incident.metrics.push(IncidentMetric {
+                    kind: k,
+                    release: r.reference(),
+                    series,
+                });
             }
         }
         incident

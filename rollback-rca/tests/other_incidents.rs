@@ -9,7 +9,9 @@ use rollback_core::{
 use rollback_rca::{default_analyzers, rank_and_merge};
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 3, 1, 10, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2024, 3, 1, 10, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 /// Lines of `text` on `source`, `step_ms` apart from `start`.
@@ -25,16 +27,27 @@ fn lines(source: &str, start: DateTime<Utc>, step_ms: i64, text: &str) -> Vec<Lo
 }
 
 fn release(version: &str, env: &[&str]) -> Release {
-    let mut r = Release::new(Version::parse(version).expect("version"), format!("svc-{version}"));
+    let mut r = Release::new(
+        Version::parse(version).expect("version"),
+        format!("svc-{version}"),
+    );
     r.deployed_at = Some(t0());
     for e in env {
         r.attributes.insert(format!("env.{e}"), "set".into());
     }
-    r.attributes.insert("image".into(), format!("registry.example.com/svc:{version}"));
+    r.attributes.insert(
+        "image".into(),
+        format!("registry.example.com/svc:{version}"),
+    );
     r
 }
 
-fn incident(failed: Evidence, baseline: Evidence, failed_env: &[&str], stable_env: &[&str]) -> Incident {
+fn incident(
+    failed: Evidence,
+    baseline: Evidence,
+    failed_env: &[&str],
+    stable_env: &[&str],
+) -> Incident {
     let window = TimeRange {
         start: t0() - Duration::minutes(2),
         end: t0() + Duration::minutes(10),
@@ -139,17 +152,21 @@ async fn java_service_names_the_null_pointer_and_the_exhausted_hikari_pool() {
     );
     let i = incident(Evidence::new(logs, Vec::new()), baseline, &[], &[]);
     let f = analyze(&i).await;
-    let npe = at(&f, "com/example/users/UserService.java", 42).unwrap_or_else(|| panic!("{}", dump(&f)));
+    let npe =
+        at(&f, "com/example/users/UserService.java", 42).unwrap_or_else(|| panic!("{}", dump(&f)));
     assert!(npe.title.contains("NullPointerException"), "{}", npe.title);
     assert_eq!(npe.kind, FindingKind::Cause);
-    let pool = at(&f, "com/example/orders/OrderRepository.java", 57).unwrap_or_else(|| panic!("{}", dump(&f)));
+    let pool = at(&f, "com/example/orders/OrderRepository.java", 57)
+        .unwrap_or_else(|| panic!("{}", dump(&f)));
     assert!(
         pool.title.contains("pool") || pool.summary.contains("pool"),
         "{}\n{}",
         pool.title,
         dump(&f)
     );
-    assert!(f.iter().any(|x| x.title == "Database connection pool exhausted"));
+    assert!(f
+        .iter()
+        .any(|x| x.title == "Database connection pool exhausted"));
 }
 
 #[tokio::test]
@@ -179,7 +196,10 @@ async fn python_service_names_the_key_error_and_the_missing_setting_at_start_up(
             ),
         ));
     }
-    let baseline = healthy_baseline(40, "2024-03-01 10:00:00,000 INFO [app.handlers] GET /users/{k} 200");
+    let baseline = healthy_baseline(
+        40,
+        "2024-03-01 10:00:00,000 INFO [app.handlers] GET /users/{k} 200",
+    );
     let i = incident(
         Evidence::new(logs, Vec::new()),
         baseline,
@@ -193,7 +213,11 @@ async fn python_service_names_the_key_error_and_the_missing_setting_at_start_up(
         .iter()
         .find(|x| x.title.starts_with("Configuration error at start-up"))
         .unwrap_or_else(|| panic!("{}", dump(&f)));
-    assert!(config.title.contains("PAYMENTS_API_KEY"), "{}", config.title);
+    assert!(
+        config.title.contains("PAYMENTS_API_KEY"),
+        "{}",
+        config.title
+    );
     assert!(config
         .recommendation
         .as_deref()
@@ -242,7 +266,10 @@ async fn go_service_names_the_nil_pointer_panic_location() {
         p.title,
         dump(&f)
     );
-    assert!(p.evidence.iter().any(|e| e.contains("nil pointer dereference")));
+    assert!(p
+        .evidence
+        .iter()
+        .any(|e| e.contains("nil pointer dereference")));
     assert!(f.iter().any(|x| x.title.starts_with("Crash loop")));
 }
 
@@ -270,7 +297,10 @@ async fn repeated_timeouts_to_one_host_are_a_dependency_failure() {
         1,
         "2024-03-01T10:01:40.000Z WARN [http] upstream payments-api timed out after 2000ms",
     ));
-    let baseline = healthy_baseline(40, "2024-03-01T10:00:00.000Z INFO [http] GET /api/v1/products 200 21ms");
+    let baseline = healthy_baseline(
+        40,
+        "2024-03-01T10:00:00.000Z INFO [http] GET /api/v1/products 200 21ms",
+    );
     let i = incident(Evidence::new(logs, Vec::new()), baseline, &[], &[]);
     let f = analyze(&i).await;
     let dep = f
@@ -284,7 +314,12 @@ async fn repeated_timeouts_to_one_host_are_a_dependency_failure() {
 
 #[tokio::test]
 async fn release_diff_shows_environment_names_never_values() {
-    let mut i = incident(Evidence::default(), Evidence::default(), &["A_TOKEN"], &["B_URL"]);
+    let mut i = incident(
+        Evidence::default(),
+        Evidence::default(),
+        &["A_TOKEN"],
+        &["B_URL"],
+    );
     i.failed
         .attributes
         .insert("env.A_TOKEN".into(), "s3cr3t-value".into());

@@ -8,7 +8,9 @@ use rollback_core::{
     Analyzer, Finding, FindingKind, Incident, IncidentMetric, MetricKind, MetricQuery,
     MetricsSource, Orchestrator, Platform, Quantile, RollbackRequest, TimeRange,
 };
-use rollback_rca::{default_analyzers, rank_and_merge, render_html, render_markdown, RootCauseAnalyzer};
+use rollback_rca::{
+    default_analyzers, rank_and_merge, render_html, render_markdown, RootCauseAnalyzer,
+};
 
 const KINDS: [MetricKind; 6] = [
     MetricKind::ErrorRate,
@@ -38,14 +40,29 @@ async fn incident_of(sim: &Simulation) -> Incident {
     incident.rollback_at = Some(now);
     for r in [&failed, &stable] {
         for k in KINDS {
-            let q = MetricQuery::new(k.clone(), target.clone(), window, std::time::Duration::from_secs(10))
-                .for_release(r.reference());
+            let q = MetricQuery::new(
+                k.clone(),
+                target.clone(),
+                window,
+                std::time::Duration::from_secs(10),
+            )
+            .for_release(r.reference());
             let series = sim.metrics().query(&q).await.unwrap_or_default();
-            incident.metrics.push(IncidentMetric { kind: k, release: r.reference(), series });
+            incident.metrics.push(IncidentMetric {
+                kind: k,
+                release: r.reference(),
+                series,
+            });
         }
     }
-    incident.failed_evidence = platform.evidence(&target, &failed, &window).await.expect("evidence");
-    incident.baseline_evidence = platform.evidence(&target, &stable, &window).await.expect("evidence");
+    incident.failed_evidence = platform
+        .evidence(&target, &failed, &window)
+        .await
+        .expect("evidence");
+    incident.baseline_evidence = platform
+        .evidence(&target, &stable, &window)
+        .await
+        .expect("evidence");
     incident
 }
 
@@ -68,7 +85,12 @@ fn top_cause_locations(findings: &[Finding], n: usize) -> Vec<String> {
         .iter()
         .filter(|f| f.kind == FindingKind::Cause)
         .take(n)
-        .map(|f| f.location.as_ref().map(|l| l.to_string()).unwrap_or_default())
+        .map(|f| {
+            f.location
+                .as_ref()
+                .map(|l| l.to_string())
+                .unwrap_or_default()
+        })
         .collect()
 }
 
@@ -83,7 +105,10 @@ fn dump(findings: &[Finding]) -> String {
                 f.confidence,
                 f.analyzer,
                 f.title,
-                f.location.as_ref().map(|l| l.to_string()).unwrap_or_default()
+                f.location
+                    .as_ref()
+                    .map(|l| l.to_string())
+                    .unwrap_or_default()
             )
         })
         .collect::<Vec<_>>()
@@ -116,35 +141,63 @@ async fn spec_incident_names_leak_n_plus_one_and_unhandled_rejection_at_the_top(
     assert!(findings[..3].iter().all(|f| f.kind == FindingKind::Cause));
     let leak = findings
         .iter()
-        .find(|f| f.location.as_ref().is_some_and(|l| l.file.ends_with("cache.service.ts")))
+        .find(|f| {
+            f.location
+                .as_ref()
+                .is_some_and(|l| l.file.ends_with("cache.service.ts"))
+        })
         .expect("leak");
     assert!(leak.title.contains("Memory leak"), "{}", leak.title);
     assert!(leak.recommendation.is_some() && !leak.evidence.is_empty());
     let n1 = findings
         .iter()
-        .find(|f| f.location.as_ref().is_some_and(|l| l.file.ends_with("get-users.controller.ts")))
+        .find(|f| {
+            f.location
+                .as_ref()
+                .is_some_and(|l| l.file.ends_with("get-users.controller.ts"))
+        })
         .expect("n+1");
     assert!(n1.title.contains("N+1"), "{}", n1.title);
     let rej = findings
         .iter()
-        .find(|f| f.location.as_ref().is_some_and(|l| l.file.ends_with("auth.middleware.ts")))
+        .find(|f| {
+            f.location
+                .as_ref()
+                .is_some_and(|l| l.file.ends_with("auth.middleware.ts"))
+        })
         .expect("rejection");
-    assert!(rej.title.to_lowercase().contains("unhandled"), "{}", rej.title);
+    assert!(
+        rej.title.to_lowercase().contains("unhandled"),
+        "{}",
+        rej.title
+    );
     // The release diff names the removed variable, never a value.
     let diff = findings
         .iter()
         .find(|f| f.kind == FindingKind::Change && f.title.contains("Environment"))
         .expect("env diff");
-    assert!(diff.evidence.iter().any(|e| e.contains("env.CACHE_MAX_ENTRIES")));
+    assert!(diff
+        .evidence
+        .iter()
+        .any(|e| e.contains("env.CACHE_MAX_ENTRIES")));
 }
 
 #[tokio::test(start_paused = true)]
 async fn findings_follow_the_evidence_when_files_and_lines_change() {
     let text = include_str!("../../rollback-core/scenarios/spec-incident.toml");
     let text = text
-        .replace("src/services/cache.service.ts:156:12", "src/store/memo-store.ts:311:7")
-        .replace("src/api/users/get-users.controller.ts:42:18", "src/routes/accounts.route.ts:88:3")
-        .replace("src/middleware/auth.middleware.ts:67:9", "src/security/jwt-guard.ts:19:5");
+        .replace(
+            "src/services/cache.service.ts:156:12",
+            "src/store/memo-store.ts:311:7",
+        )
+        .replace(
+            "src/api/users/get-users.controller.ts:42:18",
+            "src/routes/accounts.route.ts:88:3",
+        )
+        .replace(
+            "src/middleware/auth.middleware.ts:67:9",
+            "src/security/jwt-guard.ts:19:5",
+        );
     let scenario = Scenario::from_toml(&text).expect("scenario");
     let clock = scenario.clock();
     let sim = Simulation::new(scenario, clock);
@@ -175,7 +228,10 @@ async fn orchestrator_report_carries_the_merged_root_causes() {
     let report = orchestrator
         .run(RollbackRequest::new(sim.target()).reason("High error rate"))
         .await;
-    let rc = report.root_cause.as_ref().unwrap_or_else(|| panic!("no RCA: {}", report.summary));
+    let rc = report
+        .root_cause
+        .as_ref()
+        .unwrap_or_else(|| panic!("no RCA: {}", report.summary));
     let causes: Vec<String> = rc
         .findings
         .iter()
@@ -188,7 +244,11 @@ async fn orchestrator_report_carries_the_merged_root_causes() {
         "src/api/users/get-users.controller.ts:42",
         "src/middleware/auth.middleware.ts:67",
     ] {
-        assert!(causes.iter().any(|c| c == want), "{want} not in {causes:?}\n{}", dump(&rc.findings));
+        assert!(
+            causes.iter().any(|c| c == want),
+            "{want} not in {causes:?}\n{}",
+            dump(&rc.findings)
+        );
     }
     assert!(rc.markdown.contains("src/services/cache.service.ts:156"));
 }
