@@ -229,7 +229,9 @@ async fn drive<P: Platform + 'static, M: MetricsSource + 'static>(
 ) -> rollback::Result<RollbackReport> {
     let mut builder = builder
         .policy(config.policy.clone())
-        .report_dir(&args.report_dir);
+        .report_dir(&args.report_dir)
+        .analyzer(Arc::new(rollback::rca::RootCauseAnalyzer::default()))
+        .rca_reporter(Arc::new(rollback::rca::RcaReport::default()));
     for c in config.build_gates()? {
         builder = builder.gate(wrap(c));
     }

@@ -12,6 +12,7 @@
 //! |---|---|
 //! | `sim` (default) | the in-memory simulation platform and its scenarios ([`sim`]) |
 //! | `http-check` (default) | [`HttpCheck`], the HTTP gate / smoke test |
+//! | `rca` (default) | root-cause analyzers (logs, stack traces, failure signatures, release diff) and the HTML report ([`rca`]) |
 //! | `kube` | the Kubernetes platform ([`k8s`]) |
 //! | `prometheus` | the Prometheus metrics source ([`prometheus`]) |
 //! | `notify` | every notification channel ([`notify`]); or one each: `slack`, `pagerduty`, `email`, `github`, `teams`, `webhook` |
@@ -62,6 +63,9 @@ pub use rollback_notify as notify;
 /// The Prometheus metrics source (feature `prometheus`).
 #[cfg(feature = "prometheus")]
 pub use rollback_prometheus as prometheus;
+/// Root-cause analyzers and the HTML report (feature `rca`, default).
+#[cfg(feature = "rca")]
+pub use rollback_rca as rca;
 
 /// The README's code, compiled as doctests so that it stays true.
 #[cfg(doctest)]

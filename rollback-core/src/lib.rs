@@ -23,6 +23,7 @@ pub mod notifier;
 pub mod orchestrator;
 pub mod platform;
 pub mod policy;
+pub mod rca_report;
 pub mod report;
 pub mod request;
 pub mod retry;

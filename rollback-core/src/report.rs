@@ -251,6 +251,9 @@ pub struct RootCause {
     /// Where the JSON report was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json_path: Option<String>,
+    /// Every report file written (Markdown, JSON, HTML, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// One notifier call.

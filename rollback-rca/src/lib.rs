@@ -74,7 +74,7 @@ mod template_analyzer;
 
 pub use ranking::{default_analyzers, rank_and_merge, RootCauseAnalyzer};
 pub use release_diff::ReleaseDiffAnalyzer;
-pub use report::{render_html, render_json, render_markdown};
+pub use report::{render_html, render_json, render_markdown, RcaReport};
 pub use signatures::SignatureAnalyzer;
 pub use stack_analyzer::StackTraceAnalyzer;
 pub use template_analyzer::{default_config as default_template_config, LogTemplateAnalyzer};

@@ -451,3 +451,50 @@ pub fn render_html(incident: &Incident, findings: &[Finding]) -> String {
     let _ = writeln!(h, "</ol>\n</body></html>");
     h
 }
+
+/// The orchestrator's RCA reporter from this crate: findings merged across analyzers
+/// ([`rank_and_merge`](crate::rank_and_merge)), and `rca.md`, `rca.json` and a self-contained
+/// `rca.html` with charts.
+///
+/// ```
+/// use std::sync::Arc;
+/// # fn demo(sim: rollback_core::sim::Simulation) -> rollback_core::Result<()> {
+/// let orchestrator = rollback_core::Orchestrator::builder(sim.platform(), sim.metrics())
+///     .analyzer(Arc::new(rollback_rca::RootCauseAnalyzer::default()))
+///     .rca_reporter(Arc::new(rollback_rca::RcaReport::default()))
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct RcaReport {
+    _private: (),
+}
+
+impl rollback_core::rca_report::RcaReporter for RcaReport {
+    fn rank(&self, findings: Vec<Finding>) -> Vec<Finding> {
+        crate::rank_and_merge(findings)
+    }
+
+    fn render(
+        &self,
+        incident: &Incident,
+        findings: &[Finding],
+    ) -> Vec<rollback_core::rca_report::ReportFile> {
+        use rollback_core::rca_report::ReportFile;
+        vec![
+            ReportFile {
+                name: "rca.md".into(),
+                contents: render_markdown(incident, findings),
+            },
+            ReportFile {
+                name: "rca.json".into(),
+                contents: serde_json::to_string_pretty(&render_json(incident, findings))
+                    .unwrap_or_default(),
+            },
+            ReportFile {
+                name: "rca.html".into(),
+                contents: render_html(incident, findings),
+            },
+        ]
+    }
+}

@@ -52,7 +52,7 @@ use crate::report::{Line, Outcome, RollbackReport, StageReport};
 use crate::request::RollbackRequest;
 use crate::timeline::MetricTimelineAnalyzer;
 
-pub use rca::render_markdown;
+pub use rca::{rank, render_markdown};
 
 /// What a running rollback reports as it goes.
 #[non_exhaustive]
@@ -77,6 +77,7 @@ pub(crate) struct Inner<P, M> {
     pub gates: Vec<Arc<dyn Check>>,
     pub smoke_tests: Vec<Arc<dyn Check>>,
     pub data_guard: Option<Arc<dyn DataGuard>>,
+    pub rca_reporter: Arc<dyn crate::rca_report::RcaReporter>,
     pub journal: Arc<dyn Journal>,
     pub report_dir: Option<PathBuf>,
     pub clock: Option<Clock>,
@@ -119,6 +120,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Orchestrator<P, M> {
                 gates: Vec::new(),
                 smoke_tests: Vec::new(),
                 data_guard: None,
+                rca_reporter: Arc::new(crate::rca_report::DefaultRcaReporter::default()),
                 journal: Arc::new(MemoryJournal::new()),
                 report_dir: None,
                 clock: None,
@@ -205,6 +207,13 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> OrchestratorBuilder<P, M
     /// Sets the data guard (database compatibility gate; opt-in restore).
     pub fn data_guard(mut self, guard: Arc<dyn DataGuard>) -> Self {
         self.inner.data_guard = Some(guard);
+        self
+    }
+
+    /// Sets how findings are ranked and which RCA report files are written (default: Markdown
+    /// and JSON; `rollback-rca` adds merging and an HTML page).
+    pub fn rca_reporter(mut self, reporter: Arc<dyn crate::rca_report::RcaReporter>) -> Self {
+        self.inner.rca_reporter = reporter;
         self
     }
 

@@ -136,7 +136,8 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 )),
             }
         }
-        let findings = rank(findings);
+        let reporter = Arc::clone(&self.inner.rca_reporter);
+        let findings = reporter.rank(findings);
         for (name, e) in &errors {
             self.line(Mark::Warn, format!("analyzer {name}: {e}"));
         }
@@ -161,37 +162,48 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 format!("{} findings, no root cause identified", findings.len()),
             );
         }
-        let markdown = render_markdown(&incident, &findings);
+        let files = reporter.render(&incident, &findings);
+        let markdown = files.iter().find(|f| f.name == "rca.md").map_or_else(
+            || render_markdown(&incident, &findings),
+            |f| f.contents.clone(),
+        );
         let mut rc = RootCause {
             findings,
             analyzer_errors: errors,
             markdown,
             markdown_path: None,
             json_path: None,
+            files: Vec::new(),
         };
         if let Some(dir) = self.run_dir() {
-            let md = dir.join("rca.md");
-            let json = dir.join("rca.json");
-            let body = serde_json::json!({
-                "run_id": self.run_id,
-                "target": incident.target,
-                "failed": incident.failed.reference(),
-                "stable": incident.stable.as_ref().map(|s| s.reference()),
-                "window": incident.window,
-                "findings": rc.findings,
-                "analyzer_errors": rc.analyzer_errors,
-            });
             let written = async {
                 tokio::fs::create_dir_all(&dir).await?;
-                tokio::fs::write(&md, rc.markdown.as_bytes()).await?;
-                tokio::fs::write(&json, serde_json::to_vec_pretty(&body).unwrap_or_default()).await
+                let mut paths = Vec::new();
+                for f in &files {
+                    // Reporter-chosen names stay inside the run directory.
+                    let name = std::path::Path::new(&f.name)
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| "report".into());
+                    let path = dir.join(name);
+                    tokio::fs::write(&path, f.contents.as_bytes()).await?;
+                    paths.push(path);
+                }
+                Ok::<_, std::io::Error>(paths)
             }
             .await;
             match written {
-                Ok(()) => {
-                    self.line(Mark::Ok, format!("RCA report: {}", md.display()));
-                    rc.markdown_path = Some(md.display().to_string());
-                    rc.json_path = Some(json.display().to_string());
+                Ok(paths) => {
+                    for p in &paths {
+                        let shown = p.display().to_string();
+                        match p.extension().and_then(|e| e.to_str()) {
+                            Some("md") => rc.markdown_path = Some(shown.clone()),
+                            Some("json") => rc.json_path = Some(shown.clone()),
+                            _ => {}
+                        }
+                        self.line(Mark::Ok, format!("RCA report: {shown}"));
+                        rc.files.push(shown);
+                    }
                 }
                 Err(e) => self.line(
                     Mark::Warn,
@@ -210,7 +222,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
 }
 
 /// Sorts findings by severity and confidence and drops duplicates (same title and location).
-pub(crate) fn rank(mut findings: Vec<Finding>) -> Vec<Finding> {
+pub fn rank(mut findings: Vec<Finding>) -> Vec<Finding> {
     findings.sort_by(|a, b| b.rank_score().total_cmp(&a.rank_score()));
     let mut out: Vec<Finding> = Vec::new();
     for f in findings {
