@@ -70,7 +70,7 @@ struct Dims {
 /// | `ErrorRate` | `AWS/ApplicationELB` `HTTPCode_Target_5XX_Count` / `RequestCount` (Sum) per target group | ratio |
 /// | `RequestRate` | `RequestCount` (Sum) / period | req/s |
 /// | `Latency(q)` | `TargetResponseTime` at `pNN` × 1000 | ms |
-/// | `StatusCodes` | `HTTPCode_Target_{2,3,4,5}XX_Count` (Sum), labelled `code` = `2xx`… | count |
+/// | `StatusCodes` | `HTTPCode_Target_{2,3,4,5}XX_Count` (Sum); CloudWatch only has classes, so `code` is the class's `x00` (`500`) and `class` the class (`5xx`) | count |
 /// | `CpuUtilization`, `MemoryUtilization` | `AWS/ECS` per `ClusterName`, `ServiceName` (Average) | % |
 /// | `MemoryBytes` | `ECS/ContainerInsights` `MemoryUtilized` (MiB) × 2²⁰ | bytes |
 /// | `Custom(name)` | the configured [`CustomMetric`] | as configured |
@@ -370,10 +370,12 @@ impl MetricsSource for CloudWatchMetrics {
                 let names = ["HTTPCode_Target_2XX_Count", "HTTPCode_Target_3XX_Count", "HTTPCode_Target_4XX_Count", "HTTPCode_Target_5XX_Count"];
                 let m = self.alb_sum(q, &d, &names, "Sum").await?;
                 Ok(m.into_iter()
-                    .zip(["2xx", "3xx", "4xx", "5xx"])
+                    .zip([("200", "2xx"), ("300", "3xx"), ("400", "4xx"), ("500", "5xx")])
                     .filter(|(pts, _)| !pts.is_empty())
-                    .map(|(pts, code)| {
-                        Series::new(pts.into_iter().map(|(at, value)| Sample { at, value }).collect()).with_label("code", code)
+                    .map(|(pts, (code, class))| {
+                        Series::new(pts.into_iter().map(|(at, value)| Sample { at, value }).collect())
+                            .with_label("code", code)
+                            .with_label("class", class)
                     })
                     .collect())
             }
