@@ -41,9 +41,10 @@ impl Intercept for CallCounter {
         "rollback-ecs call counter"
     }
 
-    fn read_before_execution(
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let key = cfg
@@ -191,12 +192,13 @@ impl Intercept for SharedCounter {
         self.0.name()
     }
 
-    fn read_before_execution(
+    fn read_before_serialization(
         &self,
         context: &BeforeSerializationInterceptorContextRef<'_>,
+        runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.read_before_execution(context, cfg)
+        self.0.read_before_serialization(context, runtime_components, cfg)
     }
 
     fn read_before_attempt(

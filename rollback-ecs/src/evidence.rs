@@ -98,11 +98,7 @@ pub(crate) async fn health(p: &EcsPlatform, target: &Target, release: &Release) 
     };
     let deployments = consistent_deployments(svc);
     let dep = deployments.iter().find(|d| d.task_definition() == Some(release.revision.as_str()));
-    let is_desired = svc.task_definition() == Some(release.revision.as_str());
-    let (desired, running, pending, failed) = match (dep, is_desired) {
-        (Some(d), _) => (d.desired_count(), d.running_count(), d.pending_count(), d.failed_tasks()),
-        (None, _) => (svc.desired_count(), svc.running_count(), svc.pending_count(), 0),
-    };
+    let (desired, running, pending, failed) = crate::releases::counts(svc, &release.revision).unwrap_or_default();
     let u = |n: i32| u32::try_from(n).unwrap_or(0);
     h.desired = u(desired);
     h.ready = u(running);

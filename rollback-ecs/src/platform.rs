@@ -743,9 +743,8 @@ pub(crate) fn rollout_status(svc: &Service, td: &str) -> Rollout {
             match state.as_deref() {
                 Some("COMPLETED") => Rollout::Done,
                 Some("FAILED") => Rollout::Failed(p.rollout_state_reason().unwrap_or("rollout FAILED").to_string()),
-                _ if p.running_count() >= p.desired_count() && deployments.len() == 1 && p.pending_count() == 0 => {
-                    Rollout::Done
-                }
+                // The only deployment left: the service's counts are its counts.
+                _ if deployments.len() == 1 && running >= desired && svc.pending_count() == 0 => Rollout::Done,
                 _ => Rollout::Waiting(format!(
                     "{}/{} tasks running, {} deployment(s) left",
                     p.running_count(),
@@ -832,7 +831,7 @@ impl Platform for EcsPlatform {
                 let svc = &svcs[0];
                 let ds = releases::consistent_deployments(svc);
                 let running: Vec<_> = ds.iter().filter(|d| d.running_count() > 0 && d.status() != Some("INACTIVE")).collect();
-                if running.is_empty() {
+                if ds.len() <= 1 || running.is_empty() {
                     add(svc.task_definition().unwrap_or_default(), 1);
                 } else {
                     for d in running {
@@ -861,10 +860,6 @@ impl Platform for EcsPlatform {
     async fn set_traffic(&self, target: &Target, split: &TrafficSplit) -> Result<()> {
         let mode = self.mode(target)?;
         let Mode::Pair { cluster, pair } = mode else {
-            let svc = self.describe_services(mode.cluster(), &[&target.deployment]).await?.remove(0);
-            if split.is_all_to(svc.task_definition().unwrap_or_default()) {
-                return Ok(());
-            }
             return Err(Error::new(
                 ErrorKind::Unsupported,
                 format!(
@@ -927,6 +922,9 @@ impl Platform for EcsPlatform {
     }
 
     async fn scale(&self, target: &Target, release: &Release, replicas: u32) -> Result<()> {
+        if !self.capabilities().scale {
+            return Err(Error::unsupported("scale").with_backend(BACKEND));
+        }
         let mode = self.mode(target)?;
         let (svcs, listener) = self.release_services(&mode).await?;
         let slots = mode.services();

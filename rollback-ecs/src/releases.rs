@@ -65,6 +65,23 @@ pub(crate) fn td_family(arn: &str) -> &str {
     tail.split(':').next().unwrap_or(tail)
 }
 
+/// The counts of the deployment of `td` on `svc`: the deployment's own while several deployments
+/// run, the service's when it is the only one (they are the same on ECS; emulators keep only the
+/// service's current). `(desired, running, pending, failed)`.
+pub(crate) fn counts(svc: &Service, td: &str) -> Option<(i32, i32, i32, i32)> {
+    let ds = consistent_deployments(svc);
+    let dep = ds.iter().find(|d| d.task_definition() == Some(td));
+    let is_desired = svc.task_definition() == Some(td);
+    match dep {
+        Some(d) if ds.len() > 1 || !is_desired => {
+            Some((d.desired_count(), d.running_count(), d.pending_count(), d.failed_tasks()))
+        }
+        Some(d) => Some((svc.desired_count(), svc.running_count(), svc.pending_count(), d.failed_tasks())),
+        None if is_desired => Some((svc.desired_count(), svc.running_count(), svc.pending_count(), 0)),
+        None => None,
+    }
+}
+
 /// The deployments of a service, or none when the list contradicts the service itself: ECS always
 /// lists the service's task definition as the PRIMARY deployment, so a list whose PRIMARY names
 /// another one is stale (emulators keep the creation-time list) and is ignored.
@@ -226,8 +243,8 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Vec<Release> {
             }
             let (desired, running) = if is_desired {
                 match dep {
-                    Some(d) => (u(d.desired_count()).max(u(svc.desired_count())), u(d.running_count())),
-                    None => (u(svc.desired_count()), u(svc.running_count())),
+                    Some(d) if deployments.len() > 1 => (u(d.desired_count()), u(d.running_count())),
+                    _ => (u(svc.desired_count()), u(svc.running_count())),
                 }
             } else if let Some(d) = dep.filter(|d| d.status() == Some("ACTIVE")) {
                 (u(d.desired_count()), u(d.running_count()))
