@@ -49,7 +49,13 @@ impl Intercept for CallCounter {
     ) -> Result<(), BoxError> {
         let key = cfg
             .load::<Metadata>()
-            .map(|m| format!("{}:{}", m.service().to_ascii_lowercase(), m.name()))
+            .map(|m| {
+                format!(
+                    "{}:{}",
+                    m.service().to_ascii_lowercase().replace(' ', ""),
+                    m.name()
+                )
+            })
             .unwrap_or_else(|| "unknown".into());
         if let Ok(mut c) = self.calls.lock() {
             *c.operations.entry(key).or_default() += 1;
@@ -133,22 +139,36 @@ impl AwsClients {
         let counter = Arc::new(CallCounter::default());
         let c = SharedCounter(Arc::clone(&counter));
         AwsClients {
-            ecs: aws_sdk_ecs::Client::from_conf(ecs.config().to_builder().interceptor(c.clone()).build()),
+            ecs: aws_sdk_ecs::Client::from_conf(
+                ecs.config().to_builder().interceptor(c.clone()).build(),
+            ),
             elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
                 elb.config().to_builder().interceptor(c.clone()).build(),
             ),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
-                cloudwatch.config().to_builder().interceptor(c.clone()).build(),
+                cloudwatch
+                    .config()
+                    .to_builder()
+                    .interceptor(c.clone())
+                    .build(),
             ),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs.config().to_builder().interceptor(c.clone()).build()),
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.config().to_builder().interceptor(c).build()),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                logs.config().to_builder().interceptor(c.clone()).build(),
+            ),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                dynamodb.config().to_builder().interceptor(c).build(),
+            ),
             counter,
         }
     }
 
     /// The API calls made so far through these clients (and their clones).
     pub fn api_calls(&self) -> ApiCalls {
-        self.counter.calls.lock().map(|c| c.clone()).unwrap_or_default()
+        self.counter
+            .calls
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
     }
 
     /// Resets the call counter.
@@ -198,7 +218,8 @@ impl Intercept for SharedCounter {
         runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.read_before_serialization(context, runtime_components, cfg)
+        self.0
+            .read_before_serialization(context, runtime_components, cfg)
     }
 
     fn read_before_attempt(

@@ -218,7 +218,10 @@ impl EcsConfig {
     /// Checks the configuration; the error says which field is wrong and what is accepted.
     pub fn validate(&self) -> Result<()> {
         fn name(field: &str, v: &str) -> Result<()> {
-            if v.is_empty() || v.len() > 2048 || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if v.is_empty()
+                || v.len() > 2048
+                || v.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
                 return Err(Error::invalid_input(format!(
                     "ecs config: `{field}` = {v:?} is not valid: expected a non-empty name or ARN without whitespace"
                 )));
@@ -242,7 +245,12 @@ impl EcsConfig {
             name("log_group", g)?;
         }
         if let Some(t) = &self.lock_table {
-            if t.len() < 3 || t.len() > 255 || !t.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+            if t.len() < 3
+                || t.len() > 255
+                || !t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+            {
                 return Err(Error::invalid_input(format!(
                     "ecs config: `lock_table` = {t:?} is not a DynamoDB table name: expected 3-255 characters of a-z, A-Z, 0-9, `_`, `-`, `.`"
                 )));
@@ -270,9 +278,15 @@ impl EcsConfig {
             name("blue_green.name", &bg.name)?;
             for (slot, s) in bg.slots() {
                 name(&format!("blue_green.{slot}.service"), &s.service)?;
-                arn(&format!("blue_green.{slot}.target_group_arn"), &s.target_group_arn, "targetgroup")?;
+                arn(
+                    &format!("blue_green.{slot}.target_group_arn"),
+                    &s.target_group_arn,
+                    "targetgroup",
+                )?;
             }
-            if bg.blue.service == bg.green.service || bg.blue.target_group_arn == bg.green.target_group_arn {
+            if bg.blue.service == bg.green.service
+                || bg.blue.target_group_arn == bg.green.target_group_arn
+            {
                 return Err(Error::invalid_input(
                     "ecs config: `blue_green.blue` and `blue_green.green` name the same service or target group: expected two distinct services with their own target groups",
                 ));
@@ -319,7 +333,8 @@ mod tests {
     #[test]
     fn durations_are_human_readable() {
         let cfg: EcsConfig =
-            toml::from_str("cluster = \"c\"\nsettle_timeout = \"2m\"\npoll_interval = \"500ms\"\n").unwrap();
+            toml::from_str("cluster = \"c\"\nsettle_timeout = \"2m\"\npoll_interval = \"500ms\"\n")
+                .unwrap();
         assert_eq!(cfg.settle_timeout, Duration::from_secs(120));
         assert_eq!(cfg.poll_interval, Duration::from_millis(500));
         cfg.validate().unwrap();
@@ -327,7 +342,10 @@ mod tests {
 
     #[test]
     fn a_bad_lock_table_name_says_what_is_accepted() {
-        let e = EcsConfig::new("c").with_lock_table("a b").validate().unwrap_err();
+        let e = EcsConfig::new("c")
+            .with_lock_table("a b")
+            .validate()
+            .unwrap_err();
         assert!(e.message().contains("3-255 characters"), "{e}");
     }
 }

@@ -200,7 +200,11 @@ mod tests {
 
     #[test]
     fn throttling_and_server_errors_are_temporary() {
-        for code in ["ThrottlingException", "ServerException", "ProvisionedThroughputExceededException"] {
+        for code in [
+            "ThrottlingException",
+            "ServerException",
+            "ProvisionedThroughputExceededException",
+        ] {
             let (kind, temporary) = classify(Some(code), Some(400));
             assert_eq!(kind, ErrorKind::Unavailable, "{code}");
             assert!(temporary, "{code}");
@@ -211,7 +215,10 @@ mod tests {
 
     #[test]
     fn client_and_parameter_errors_are_invalid_input() {
-        assert_eq!(classify(Some("ClientException"), Some(400)), (ErrorKind::InvalidInput, false));
+        assert_eq!(
+            classify(Some("ClientException"), Some(400)),
+            (ErrorKind::InvalidInput, false)
+        );
         assert_eq!(
             classify(Some("InvalidParameterException"), Some(400)),
             (ErrorKind::InvalidInput, false)
@@ -224,14 +231,26 @@ mod tests {
             classify(Some("AccessDeniedException"), Some(400)),
             (ErrorKind::PermissionDenied, false)
         );
-        assert_eq!(classify(None, Some(403)), (ErrorKind::PermissionDenied, false));
+        assert_eq!(
+            classify(None, Some(403)),
+            (ErrorKind::PermissionDenied, false)
+        );
     }
 
     #[test]
     fn the_code_wins_over_the_status() {
-        assert_eq!(classify(Some("ServiceNotFoundException"), Some(400)), (ErrorKind::NotFound, false));
-        assert_eq!(classify(Some("SomethingNew"), Some(500)), (ErrorKind::Unavailable, true));
-        assert_eq!(classify(Some("SomethingNew"), Some(400)), (ErrorKind::InvalidInput, false));
+        assert_eq!(
+            classify(Some("ServiceNotFoundException"), Some(400)),
+            (ErrorKind::NotFound, false)
+        );
+        assert_eq!(
+            classify(Some("SomethingNew"), Some(500)),
+            (ErrorKind::Unavailable, true)
+        );
+        assert_eq!(
+            classify(Some("SomethingNew"), Some(400)),
+            (ErrorKind::InvalidInput, false)
+        );
         assert_eq!(classify(None, None), (ErrorKind::Backend, false));
     }
 

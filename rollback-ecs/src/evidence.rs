@@ -5,7 +5,8 @@
 use aws_sdk_ecs::types::{DesiredStatus, Service, Task};
 use chrono::{DateTime, Utc};
 use rollback_core::{
-    EventLevel, Evidence, HealthSnapshot, LogLine, PlatformEvent, Release, Result, Target, TimeRange,
+    EventLevel, Evidence, HealthSnapshot, LogLine, PlatformEvent, Release, Result, Target,
+    TimeRange,
 };
 
 use crate::error_map::map_sdk_error;
@@ -24,16 +25,20 @@ fn service_of<'a>(svcs: &'a [Service], release: &Release) -> Option<(usize, &'a 
         .find(|(_, s)| s.task_definition() == Some(release.revision.as_str()))
         .or_else(|| {
             svcs.iter().enumerate().find(|(_, s)| {
-                consistent_deployments(s)
-                    .iter()
-                    .any(|d| d.task_definition() == Some(release.revision.as_str()) && d.status() == Some("ACTIVE"))
+                consistent_deployments(s).iter().any(|d| {
+                    d.task_definition() == Some(release.revision.as_str())
+                        && d.status() == Some("ACTIVE")
+                })
             })
         })
 }
 
 /// Why a stopped task stopped, in one line: `OutOfMemoryError: app exit 137 (…)`.
 pub(crate) fn stop_summary(t: &Task) -> (String, String) {
-    let mut reason = t.stop_code().map(|c| c.as_str().to_string()).unwrap_or_else(|| "TaskStopped".into());
+    let mut reason = t
+        .stop_code()
+        .map(|c| c.as_str().to_string())
+        .unwrap_or_else(|| "TaskStopped".into());
     let mut parts = Vec::new();
     for c in t.containers() {
         let name = c.name().unwrap_or("container");
@@ -57,7 +62,12 @@ pub(crate) fn stop_summary(t: &Task) -> (String, String) {
     (reason, msg)
 }
 
-async fn stopped_tasks(p: &EcsPlatform, cluster: &str, service: &str, td: &str) -> Result<Vec<Task>> {
+async fn stopped_tasks(
+    p: &EcsPlatform,
+    cluster: &str,
+    service: &str,
+    td: &str,
+) -> Result<Vec<Task>> {
     let list = p
         .clients
         .ecs
@@ -81,14 +91,23 @@ async fn stopped_tasks(p: &EcsPlatform, cluster: &str, service: &str, td: &str) 
         .send()
         .await
         .map_err(|e| map_sdk_error(e, "ecs:DescribeTasks"))?;
-    Ok(out.tasks().iter().filter(|t| t.task_definition_arn() == Some(td)).cloned().collect())
+    Ok(out
+        .tasks()
+        .iter()
+        .filter(|t| t.task_definition_arn() == Some(td))
+        .cloned()
+        .collect())
 }
 
 /// The health of one release: its service's (or deployment's) counts; in a blue/green pair,
 /// ready is also bounded by the healthy targets of the slot's target group. Problems name a
 /// failed rollout, the circuit breaker, failed tasks and — while not all tasks run — why the
 /// recent tasks stopped.
-pub(crate) async fn health(p: &EcsPlatform, target: &Target, release: &Release) -> Result<HealthSnapshot> {
+pub(crate) async fn health(
+    p: &EcsPlatform,
+    target: &Target,
+    release: &Release,
+) -> Result<HealthSnapshot> {
     let mode = p.mode(target)?;
     let (svcs, _) = p.release_services(&mode).await?;
     let mut h = HealthSnapshot::default();
@@ -97,8 +116,11 @@ pub(crate) async fn health(p: &EcsPlatform, target: &Target, release: &Release) 
         return Ok(h);
     };
     let deployments = consistent_deployments(svc);
-    let dep = deployments.iter().find(|d| d.task_definition() == Some(release.revision.as_str()));
-    let (desired, running, pending, failed) = crate::releases::counts(svc, &release.revision).unwrap_or_default();
+    let dep = deployments
+        .iter()
+        .find(|d| d.task_definition() == Some(release.revision.as_str()));
+    let (desired, running, pending, failed) =
+        crate::releases::counts(svc, &release.revision).unwrap_or_default();
     let u = |n: i32| u32::try_from(n).unwrap_or(0);
     h.desired = u(desired);
     h.ready = u(running);
@@ -113,12 +135,19 @@ pub(crate) async fn health(p: &EcsPlatform, target: &Target, release: &Release) 
                 ));
             }
         }
-        if d.rollout_state_reason().is_some_and(|r| r.contains("circuit breaker")) && !h.problems.iter().any(|p| p.contains("circuit breaker")) {
-            h.problems.push(format!("circuit breaker: {}", d.rollout_state_reason().unwrap_or_default()));
+        if d.rollout_state_reason()
+            .is_some_and(|r| r.contains("circuit breaker"))
+            && !h.problems.iter().any(|p| p.contains("circuit breaker"))
+        {
+            h.problems.push(format!(
+                "circuit breaker: {}",
+                d.rollout_state_reason().unwrap_or_default()
+            ));
         }
     }
     if failed > 0 {
-        h.problems.push(format!("{failed} task(s) failed to start or stay running"));
+        h.problems
+            .push(format!("{failed} task(s) failed to start or stay running"));
     }
     if pending > 0 && running < desired {
         h.problems.push(format!("{pending} task(s) pending"));
@@ -130,7 +159,13 @@ pub(crate) async fn health(p: &EcsPlatform, target: &Target, release: &Release) 
         h.available = h.ready;
     }
     if failed > 0 || running < desired {
-        let stopped = stopped_tasks(p, mode.cluster(), svc.service_name().unwrap_or(&target.deployment), &release.revision).await?;
+        let stopped = stopped_tasks(
+            p,
+            mode.cluster(),
+            svc.service_name().unwrap_or(&target.deployment),
+            &release.revision,
+        )
+        .await?;
         let mut seen: Vec<String> = Vec::new();
         for t in &stopped {
             let (reason, msg) = stop_summary(t);
@@ -146,9 +181,16 @@ pub(crate) async fn health(p: &EcsPlatform, target: &Target, release: &Release) 
 
 fn event_level(msg: &str) -> (EventLevel, &'static str) {
     let m = msg.to_ascii_lowercase();
-    if m.contains("circuit breaker") || m.contains("deployment failed") || m.contains("rolling back") {
+    if m.contains("circuit breaker")
+        || m.contains("deployment failed")
+        || m.contains("rolling back")
+    {
         (EventLevel::Warning, "DeploymentFailed")
-    } else if m.contains("unable to") || m.contains("failed") || m.contains("unhealthy") || m.contains("error") {
+    } else if m.contains("unable to")
+        || m.contains("failed")
+        || m.contains("unhealthy")
+        || m.contains("error")
+    {
         (EventLevel::Warning, "ServiceProblem")
     } else if m.contains("steady state") {
         (EventLevel::Normal, "SteadyState")
@@ -167,7 +209,12 @@ fn in_window(t: Option<DateTime<Utc>>, w: &TimeRange) -> bool {
 /// rollout state as events, and its CloudWatch Logs (the configured group, or the awslogs group
 /// of the task definition). Streams of the release's known tasks are read when there are any;
 /// otherwise every stream under the prefix in the window.
-pub(crate) async fn evidence(p: &EcsPlatform, target: &Target, release: &Release, window: &TimeRange) -> Result<Evidence> {
+pub(crate) async fn evidence(
+    p: &EcsPlatform,
+    target: &Target,
+    release: &Release,
+    window: &TimeRange,
+) -> Result<Evidence> {
     let mode = p.mode(target)?;
     let (svcs, _) = p.release_services(&mode).await?;
     let mut events: Vec<PlatformEvent> = Vec::new();
@@ -200,7 +247,11 @@ pub(crate) async fn evidence(p: &EcsPlatform, target: &Target, release: &Release
                     events.push(PlatformEvent {
                         at: d.updated_at().and_then(to_chrono).unwrap_or(window.end),
                         level: EventLevel::Warning,
-                        reason: if rs.as_str() == "FAILED" { "DeploymentFailed".into() } else { "TasksFailed".into() },
+                        reason: if rs.as_str() == "FAILED" {
+                            "DeploymentFailed".into()
+                        } else {
+                            "TasksFailed".into()
+                        },
                         object: format!("deployment/{}", d.id().unwrap_or_default()),
                         message: format!(
                             "rollout {}: {} ({} failed task(s))",
@@ -226,7 +277,12 @@ pub(crate) async fn evidence(p: &EcsPlatform, target: &Target, release: &Release
                 at: at.unwrap_or(window.end),
                 level: EventLevel::Warning,
                 reason,
-                object: format!("task/{}", t.task_arn().and_then(|a| a.rsplit('/').next()).unwrap_or_default()),
+                object: format!(
+                    "task/{}",
+                    t.task_arn()
+                        .and_then(|a| a.rsplit('/').next())
+                        .unwrap_or_default()
+                ),
                 message: msg,
                 count: 1,
             });
@@ -271,10 +327,17 @@ pub(crate) async fn evidence(p: &EcsPlatform, target: &Target, release: &Release
 
 /// The log group and stream prefix: the configuration's, else the task definition's awslogs
 /// options.
-async fn log_location(p: &EcsPlatform, release: &Release) -> Result<Option<(String, Option<String>, Option<String>)>> {
+async fn log_location(
+    p: &EcsPlatform,
+    release: &Release,
+) -> Result<Option<(String, Option<String>, Option<String>)>> {
     let container = release.attributes.get("container").cloned();
     if let Some(g) = &p.config.log_group {
-        return Ok(Some((g.clone(), p.config.log_stream_prefix.clone(), container)));
+        return Ok(Some((
+            g.clone(),
+            p.config.log_stream_prefix.clone(),
+            container,
+        )));
     }
     if !release.revision.contains(":task-definition/") {
         return Ok(None);
@@ -294,7 +357,12 @@ async fn log_location(p: &EcsPlatform, release: &Release) -> Result<Option<(Stri
     Ok(None)
 }
 
-async fn logs(p: &EcsPlatform, release: &Release, window: &TimeRange, task_ids: &[String]) -> Result<(Vec<LogLine>, bool)> {
+async fn logs(
+    p: &EcsPlatform,
+    release: &Release,
+    window: &TimeRange,
+    task_ids: &[String],
+) -> Result<(Vec<LogLine>, bool)> {
     let Some((group, prefix, container)) = log_location(p, release).await? else {
         return Ok((Vec::new(), false));
     };
@@ -319,7 +387,10 @@ async fn logs(p: &EcsPlatform, release: &Release, window: &TimeRange, task_ids: 
         (Some(pre), _, _) => req = req.log_stream_name_prefix(format!("{pre}/")),
         _ => {}
     }
-    let out = req.send().await.map_err(|e| map_sdk_error(e, "logs:FilterLogEvents"))?;
+    let out = req
+        .send()
+        .await
+        .map_err(|e| map_sdk_error(e, "logs:FilterLogEvents"))?;
     let lines = out
         .events()
         .iter()
@@ -360,6 +431,9 @@ mod tests {
         let (level, reason) = event_level("(service web) deployment ecs-svc/1 deployment failed: tasks failed to start. (circuit breaker)");
         assert_eq!(level, EventLevel::Warning);
         assert_eq!(reason, "DeploymentFailed");
-        assert_eq!(event_level("(service web) has reached a steady state.").0, EventLevel::Normal);
+        assert_eq!(
+            event_level("(service web) has reached a steady state.").0,
+            EventLevel::Normal
+        );
     }
 }

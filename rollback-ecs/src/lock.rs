@@ -37,7 +37,10 @@ use crate::error_map::{map_sdk_error, BACKEND};
 use crate::platform::EcsPlatform;
 
 fn table(p: &EcsPlatform) -> Result<&str> {
-    p.config.lock_table.as_deref().ok_or_else(|| Error::unsupported("lock").with_backend(BACKEND))
+    p.config
+        .lock_table
+        .as_deref()
+        .ok_or_else(|| Error::unsupported("lock").with_backend(BACKEND))
 }
 
 fn key(p: &EcsPlatform, target: &Target) -> Result<String> {
@@ -55,11 +58,22 @@ fn n(v: i64) -> AttributeValue {
 
 fn token(holder: &str) -> String {
     let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let h = holder.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |a, b| (a ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    format!("{:016x}{:016x}", h, nanos as u64 ^ u64::from(std::process::id()))
+    let h = holder.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |a, b| {
+        (a ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!(
+        "{:016x}{:016x}",
+        h,
+        nanos as u64 ^ u64::from(std::process::id())
+    )
 }
 
-pub(crate) async fn lock(p: &EcsPlatform, target: &Target, holder: &str, ttl: Duration) -> Result<Lease> {
+pub(crate) async fn lock(
+    p: &EcsPlatform,
+    target: &Target,
+    holder: &str,
+    ttl: Duration,
+) -> Result<Lease> {
     let table = table(p)?;
     if holder.is_empty() || holder.len() > 256 {
         return Err(Error::invalid_input(format!(
@@ -97,7 +111,11 @@ pub(crate) async fn lock(p: &EcsPlatform, target: &Target, holder: &str, ttl: Du
         .send()
         .await;
     match r {
-        Ok(_) => Ok(Lease { holder: holder.to_string(), expires_at: expires, token: tok }),
+        Ok(_) => Ok(Lease {
+            holder: holder.to_string(),
+            expires_at: expires,
+            token: tok,
+        }),
         Err(e) => {
             let current: Option<HashMap<String, AttributeValue>> = match e.as_service_error() {
                 Some(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c)) => c.item().cloned(),

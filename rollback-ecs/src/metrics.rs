@@ -104,7 +104,8 @@ fn stat_for(q: rollback_core::Quantile) -> String {
 
 /// `…:targetgroup/name/id` → `targetgroup/name/id`.
 pub(crate) fn tg_dimension(arn: &str) -> Option<String> {
-    arn.split_once(":targetgroup/").map(|(_, rest)| format!("targetgroup/{rest}"))
+    arn.split_once(":targetgroup/")
+        .map(|(_, rest)| format!("targetgroup/{rest}"))
 }
 
 /// A listener, rule or load balancer ARN → its `app/name/id` dimension.
@@ -122,7 +123,11 @@ impl CloudWatchMetrics {
     /// A source over the given clients and configuration (its cluster, pair and custom
     /// metrics).
     pub fn new(clients: AwsClients, config: EcsConfig) -> Self {
-        CloudWatchMetrics { clients, config, custom: BTreeMap::new() }
+        CloudWatchMetrics {
+            clients,
+            config,
+            custom: BTreeMap::new(),
+        }
     }
 
     /// A source sharing a platform's clients and configuration.
@@ -140,12 +145,23 @@ impl CloudWatchMetrics {
         let platform = EcsPlatform::new(self.clients.clone(), self.config.clone())?;
         let mode = platform.mode(&q.target)?;
         let (svcs, _) = platform.release_services(&mode).await?;
-        let mut d = Dims { cluster: mode.cluster().to_string(), ..Dims::default() };
+        let mut d = Dims {
+            cluster: mode.cluster().to_string(),
+            ..Dims::default()
+        };
         match &mode {
             Mode::Pair { pair, .. } => {
-                let lb = pair.listener_arn.as_deref().or(pair.rule_arn.as_deref()).and_then(lb_dimension).unwrap_or_default();
+                let lb = pair
+                    .listener_arn
+                    .as_deref()
+                    .or(pair.rule_arn.as_deref())
+                    .and_then(lb_dimension)
+                    .unwrap_or_default();
                 for ((_, slot), svc) in pair.slots().iter().zip(svcs.iter()) {
-                    let runs = q.release.as_ref().is_none_or(|r| svc.task_definition() == Some(r.revision.as_str()));
+                    let runs = q
+                        .release
+                        .as_ref()
+                        .is_none_or(|r| svc.task_definition() == Some(r.revision.as_str()));
                     if runs {
                         d.services.push(slot.service.clone());
                         if let Some(tg) = tg_dimension(&slot.target_group_arn) {
@@ -158,7 +174,11 @@ impl CloudWatchMetrics {
                 d.services.push(service.clone());
                 let tgs: Vec<String> = svcs
                     .iter()
-                    .flat_map(|s| s.load_balancers().iter().filter_map(|l| l.target_group_arn().map(str::to_owned)))
+                    .flat_map(|s| {
+                        s.load_balancers()
+                            .iter()
+                            .filter_map(|l| l.target_group_arn().map(str::to_owned))
+                    })
                     .collect();
                 if !tgs.is_empty() {
                     let out = self
@@ -168,9 +188,15 @@ impl CloudWatchMetrics {
                         .set_target_group_arns(Some(tgs.clone()))
                         .send()
                         .await
-                        .map_err(|e| map_sdk_error(e, "elasticloadbalancing:DescribeTargetGroups"))?;
+                        .map_err(|e| {
+                            map_sdk_error(e, "elasticloadbalancing:DescribeTargetGroups")
+                        })?;
                     for tg in out.target_groups() {
-                        let (Some(arn), Some(lb)) = (tg.target_group_arn(), tg.load_balancer_arns().first()) else { continue };
+                        let (Some(arn), Some(lb)) =
+                            (tg.target_group_arn(), tg.load_balancer_arns().first())
+                        else {
+                            continue;
+                        };
                         if let (Some(t), Some(l)) = (tg_dimension(arn), lb_dimension(lb)) {
                             d.target_groups.push((t, l));
                         }
@@ -187,14 +213,24 @@ impl CloudWatchMetrics {
     }
 
     /// Runs metric-stat queries and returns each id's datapoints in time order.
-    async fn fetch(&self, q: &MetricQuery, stats: Vec<(String, MetricStat)>) -> Result<HashMap<String, Vec<(DateTime<Utc>, f64)>>> {
+    async fn fetch(
+        &self,
+        q: &MetricQuery,
+        stats: Vec<(String, MetricStat)>,
+    ) -> Result<HashMap<String, Vec<(DateTime<Utc>, f64)>>> {
         let mut out: HashMap<String, Vec<(DateTime<Utc>, f64)>> = HashMap::new();
         if stats.is_empty() {
             return Ok(out);
         }
         let queries: Vec<MetricDataQuery> = stats
             .into_iter()
-            .map(|(id, s)| MetricDataQuery::builder().id(id).metric_stat(s).return_data(true).build())
+            .map(|(id, s)| {
+                MetricDataQuery::builder()
+                    .id(id)
+                    .metric_stat(s)
+                    .return_data(true)
+                    .build()
+            })
             .collect();
         let mut token: Option<String> = None;
         for _page in 0..20 {
@@ -203,8 +239,12 @@ impl CloudWatchMetrics {
                 .cloudwatch
                 .get_metric_data()
                 .set_metric_data_queries(Some(queries.clone()))
-                .start_time(aws_smithy_types::DateTime::from_millis(q.range.start.timestamp_millis()))
-                .end_time(aws_smithy_types::DateTime::from_millis(q.range.end.timestamp_millis()))
+                .start_time(aws_smithy_types::DateTime::from_millis(
+                    q.range.start.timestamp_millis(),
+                ))
+                .end_time(aws_smithy_types::DateTime::from_millis(
+                    q.range.end.timestamp_millis(),
+                ))
                 .scan_by(ScanBy::TimestampAscending)
                 .set_next_token(token.clone())
                 .send()
@@ -232,13 +272,27 @@ impl CloudWatchMetrics {
         Ok(out)
     }
 
-    fn stat(namespace: &str, name: &str, dims: &[(&str, &str)], period: i32, stat: &str) -> MetricStat {
+    fn stat(
+        namespace: &str,
+        name: &str,
+        dims: &[(&str, &str)],
+        period: i32,
+        stat: &str,
+    ) -> MetricStat {
         let metric = Metric::builder()
             .namespace(namespace)
             .metric_name(name)
-            .set_dimensions(Some(dims.iter().map(|(k, v)| Dimension::builder().name(*k).value(*v).build()).collect()))
+            .set_dimensions(Some(
+                dims.iter()
+                    .map(|(k, v)| Dimension::builder().name(*k).value(*v).build())
+                    .collect(),
+            ))
             .build();
-        MetricStat::builder().metric(metric).period(period).stat(stat).build()
+        MetricStat::builder()
+            .metric(metric)
+            .period(period)
+            .stat(stat)
+            .build()
     }
 
     fn need_alb(d: &Dims, q: &MetricQuery) -> Result<()> {
@@ -258,19 +312,32 @@ impl CloudWatchMetrics {
     }
 
     /// Sums one ALB metric over the target groups, per timestamp.
-    async fn alb_sum(&self, q: &MetricQuery, d: &Dims, names: &[&str], stat: &str) -> Result<Vec<BTreeMap<DateTime<Utc>, f64>>> {
+    async fn alb_sum(
+        &self,
+        q: &MetricQuery,
+        d: &Dims,
+        names: &[&str],
+        stat: &str,
+    ) -> Result<Vec<BTreeMap<DateTime<Utc>, f64>>> {
         let period = Self::period(q);
         let mut stats = Vec::new();
         for (ni, name) in names.iter().enumerate() {
             for (ti, (tg, lb)) in d.target_groups.iter().enumerate() {
                 let dims = [("TargetGroup", tg.as_str()), ("LoadBalancer", lb.as_str())];
-                stats.push((format!("m{ni}_{ti}"), Self::stat("AWS/ApplicationELB", name, &dims, period, stat)));
+                stats.push((
+                    format!("m{ni}_{ti}"),
+                    Self::stat("AWS/ApplicationELB", name, &dims, period, stat),
+                ));
             }
         }
         let data = self.fetch(q, stats).await?;
         let mut per_name = vec![BTreeMap::new(); names.len()];
         for (id, points) in data {
-            let Some(ni) = id.strip_prefix('m').and_then(|r| r.split('_').next()).and_then(|n| n.parse::<usize>().ok()) else {
+            let Some(ni) = id
+                .strip_prefix('m')
+                .and_then(|r| r.split('_').next())
+                .and_then(|n| n.parse::<usize>().ok())
+            else {
                 continue;
             };
             if let Some(m) = per_name.get_mut(ni) {
@@ -282,15 +349,28 @@ impl CloudWatchMetrics {
         Ok(per_name)
     }
 
-    async fn ecs_average(&self, q: &MetricQuery, d: &Dims, namespace: &str, name: &str, scale: f64) -> Result<Vec<Series>> {
+    async fn ecs_average(
+        &self,
+        q: &MetricQuery,
+        d: &Dims,
+        namespace: &str,
+        name: &str,
+        scale: f64,
+    ) -> Result<Vec<Series>> {
         let period = Self::period(q);
         let stats: Vec<(String, MetricStat)> = d
             .services
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                let dims = [("ClusterName", d.cluster.as_str()), ("ServiceName", s.as_str())];
-                (format!("s{i}"), Self::stat(namespace, name, &dims, period, "Average"))
+                let dims = [
+                    ("ClusterName", d.cluster.as_str()),
+                    ("ServiceName", s.as_str()),
+                ];
+                (
+                    format!("s{i}"),
+                    Self::stat(namespace, name, &dims, period, "Average"),
+                )
             })
             .collect();
         let data = self.fetch(q, stats).await?;
@@ -299,8 +379,15 @@ impl CloudWatchMetrics {
             let pts = data.get(&format!("s{i}")).cloned().unwrap_or_default();
             if !pts.is_empty() {
                 out.push(
-                    Series::new(pts.into_iter().map(|(at, v)| Sample { at, value: v * scale }).collect())
-                        .with_label("service", s.clone()),
+                    Series::new(
+                        pts.into_iter()
+                            .map(|(at, v)| Sample {
+                                at,
+                                value: v * scale,
+                            })
+                            .collect(),
+                    )
+                    .with_label("service", s.clone()),
                 );
             }
         }
@@ -309,7 +396,10 @@ impl CloudWatchMetrics {
 }
 
 fn series(points: impl IntoIterator<Item = (DateTime<Utc>, f64)>) -> Vec<Series> {
-    let samples: Vec<Sample> = points.into_iter().map(|(at, value)| Sample { at, value }).collect();
+    let samples: Vec<Sample> = points
+        .into_iter()
+        .map(|(at, value)| Sample { at, value })
+        .collect();
     if samples.is_empty() {
         Vec::new()
     } else {
@@ -329,12 +419,16 @@ impl MetricsSource for CloudWatchMetrics {
         match &q.kind {
             MetricKind::ErrorRate => {
                 Self::need_alb(&d, q)?;
-                let m = self.alb_sum(q, &d, &["HTTPCode_Target_5XX_Count", "RequestCount"], "Sum").await?;
+                let m = self
+                    .alb_sum(q, &d, &["HTTPCode_Target_5XX_Count", "RequestCount"], "Sum")
+                    .await?;
                 let (errors, requests) = (&m[0], &m[1]);
-                Ok(series(requests.iter().filter(|(_, r)| **r > 0.0).map(|(t, r)| {
-                    let e = errors.get(t).copied().unwrap_or(0.0);
-                    (*t, (e / r).clamp(0.0, 1.0))
-                })))
+                Ok(series(requests.iter().filter(|(_, r)| **r > 0.0).map(
+                    |(t, r)| {
+                        let e = errors.get(t).copied().unwrap_or(0.0);
+                        (*t, (e / r).clamp(0.0, 1.0))
+                    },
+                )))
             }
             MetricKind::RequestRate => {
                 Self::need_alb(&d, q)?;
@@ -352,7 +446,10 @@ impl MetricsSource for CloudWatchMetrics {
                     .enumerate()
                     .map(|(i, (tg, lb))| {
                         let dims = [("TargetGroup", tg.as_str()), ("LoadBalancer", lb.as_str())];
-                        (format!("l{i}"), Self::stat("AWS/ApplicationELB", "TargetResponseTime", &dims, p, &stat))
+                        (
+                            format!("l{i}"),
+                            Self::stat("AWS/ApplicationELB", "TargetResponseTime", &dims, p, &stat),
+                        )
                     })
                     .collect();
                 let data = self.fetch(q, stats).await?;
@@ -367,48 +464,129 @@ impl MetricsSource for CloudWatchMetrics {
             }
             MetricKind::StatusCodes => {
                 Self::need_alb(&d, q)?;
-                let names = ["HTTPCode_Target_2XX_Count", "HTTPCode_Target_3XX_Count", "HTTPCode_Target_4XX_Count", "HTTPCode_Target_5XX_Count"];
+                let names = [
+                    "HTTPCode_Target_2XX_Count",
+                    "HTTPCode_Target_3XX_Count",
+                    "HTTPCode_Target_4XX_Count",
+                    "HTTPCode_Target_5XX_Count",
+                ];
                 let m = self.alb_sum(q, &d, &names, "Sum").await?;
                 Ok(m.into_iter()
-                    .zip([("200", "2xx"), ("300", "3xx"), ("400", "4xx"), ("500", "5xx")])
+                    .zip([
+                        ("200", "2xx"),
+                        ("300", "3xx"),
+                        ("400", "4xx"),
+                        ("500", "5xx"),
+                    ])
                     .filter(|(pts, _)| !pts.is_empty())
                     .map(|(pts, (code, class))| {
-                        Series::new(pts.into_iter().map(|(at, value)| Sample { at, value }).collect())
-                            .with_label("code", code)
-                            .with_label("class", class)
+                        Series::new(
+                            pts.into_iter()
+                                .map(|(at, value)| Sample { at, value })
+                                .collect(),
+                        )
+                        .with_label("code", code)
+                        .with_label("class", class)
                     })
                     .collect())
             }
-            MetricKind::CpuUtilization => self.ecs_average(q, &d, "AWS/ECS", "CPUUtilization", 1.0).await,
-            MetricKind::MemoryUtilization => self.ecs_average(q, &d, "AWS/ECS", "MemoryUtilization", 1.0).await,
+            MetricKind::CpuUtilization => {
+                self.ecs_average(q, &d, "AWS/ECS", "CPUUtilization", 1.0)
+                    .await
+            }
+            MetricKind::MemoryUtilization => {
+                self.ecs_average(q, &d, "AWS/ECS", "MemoryUtilization", 1.0)
+                    .await
+            }
             MetricKind::MemoryBytes => {
-                self.ecs_average(q, &d, "ECS/ContainerInsights", "MemoryUtilized", 1_048_576.0).await
+                self.ecs_average(
+                    q,
+                    &d,
+                    "ECS/ContainerInsights",
+                    "MemoryUtilized",
+                    1_048_576.0,
+                )
+                .await
             }
             MetricKind::Custom(name) => {
-                let Some(m) = self.custom.get(name).or_else(|| self.config.custom_metrics.get(name)) else {
-                    let mut known: Vec<&String> = self.custom.keys().chain(self.config.custom_metrics.keys()).collect();
+                let Some(m) = self
+                    .custom
+                    .get(name)
+                    .or_else(|| self.config.custom_metrics.get(name))
+                else {
+                    let mut known: Vec<&String> = self
+                        .custom
+                        .keys()
+                        .chain(self.config.custom_metrics.keys())
+                        .collect();
                     known.sort();
                     known.dedup();
                     return Err(Error::invalid_input(format!(
                         "unknown custom metric {name:?}: configured ones are {}",
-                        if known.is_empty() { "none".to_string() } else { known.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ") }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known
+                                .iter()
+                                .map(|k| k.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
                     ))
                     .with_backend(BACKEND));
                 };
                 let fill = |v: &str| {
                     v.replace("{cluster}", &d.cluster)
-                        .replace("{service}", d.services.first().map(String::as_str).unwrap_or_default())
-                        .replace("{target_group}", d.target_groups.first().map(|t| t.0.as_str()).unwrap_or_default())
-                        .replace("{load_balancer}", d.target_groups.first().map(|t| t.1.as_str()).unwrap_or_default())
+                        .replace(
+                            "{service}",
+                            d.services.first().map(String::as_str).unwrap_or_default(),
+                        )
+                        .replace(
+                            "{target_group}",
+                            d.target_groups
+                                .first()
+                                .map(|t| t.0.as_str())
+                                .unwrap_or_default(),
+                        )
+                        .replace(
+                            "{load_balancer}",
+                            d.target_groups
+                                .first()
+                                .map(|t| t.1.as_str())
+                                .unwrap_or_default(),
+                        )
                 };
-                let dims: Vec<(String, String)> = m.dimensions.iter().map(|(k, v)| (k.clone(), fill(v))).collect();
-                let dims_ref: Vec<(&str, &str)> = dims.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                let stat = Self::stat(&m.namespace, &m.metric_name, &dims_ref, Self::period(q), &m.stat);
+                let dims: Vec<(String, String)> = m
+                    .dimensions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), fill(v)))
+                    .collect();
+                let dims_ref: Vec<(&str, &str)> =
+                    dims.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let stat = Self::stat(
+                    &m.namespace,
+                    &m.metric_name,
+                    &dims_ref,
+                    Self::period(q),
+                    &m.stat,
+                );
                 let data = self.fetch(q, vec![("c0".into(), stat)]).await?;
-                Ok(series(data.get("c0").cloned().unwrap_or_default().into_iter().map(|(t, v)| (t, v * m.scale))))
+                Ok(series(
+                    data.get("c0")
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(t, v)| (t, v * m.scale)),
+                ))
             }
-            other => Err(Error::new(ErrorKind::Unsupported, format!("metric kind {} is not supported by CloudWatch", other.name()))
-                .with_backend(BACKEND)),
+            other => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "metric kind {} is not supported by CloudWatch",
+                    other.name()
+                ),
+            )
+            .with_backend(BACKEND)),
         }
     }
 }
@@ -420,7 +598,10 @@ mod tests {
     #[test]
     fn dimensions_come_from_arns() {
         assert_eq!(
-            tg_dimension("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-blue/73e2d6bc24d8a067").as_deref(),
+            tg_dimension(
+                "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-blue/73e2d6bc24d8a067"
+            )
+            .as_deref(),
             Some("targetgroup/web-blue/73e2d6bc24d8a067")
         );
         assert_eq!(
@@ -436,6 +617,9 @@ mod tests {
     #[test]
     fn quantiles_become_cloudwatch_percentile_stats() {
         assert_eq!(stat_for(rollback_core::Quantile::P95), "p95");
-        assert_eq!(stat_for(rollback_core::Quantile::per_mille(995).unwrap()), "p99.5");
+        assert_eq!(
+            stat_for(rollback_core::Quantile::per_mille(995).unwrap()),
+            "p99.5"
+        );
     }
 }

@@ -14,8 +14,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use futures::future::try_join_all;
 use rollback_core::{
-    Capabilities, Environment, Error, ErrorKind, Evidence, HealthSnapshot, Lease, Platform, Release,
-    ReleaseMark, Result, Target, TimeRange, TrafficSplit,
+    Capabilities, Environment, Error, ErrorKind, Evidence, HealthSnapshot, Lease, Platform,
+    Release, ReleaseMark, Result, Target, TimeRange, TrafficSplit,
 };
 
 use crate::clients::AwsClients;
@@ -29,7 +29,10 @@ pub(crate) enum Mode<'a> {
     /// One service, rolling deployments.
     Single { cluster: String, service: String },
     /// The configured blue/green pair.
-    Pair { cluster: String, pair: &'a BlueGreenConfig },
+    Pair {
+        cluster: String,
+        pair: &'a BlueGreenConfig,
+    },
 }
 
 impl Mode<'_> {
@@ -42,7 +45,11 @@ impl Mode<'_> {
     pub(crate) fn services(&self) -> Vec<(&str, Option<&'static str>)> {
         match self {
             Mode::Single { service, .. } => vec![(service.as_str(), None)],
-            Mode::Pair { pair, .. } => pair.slots().iter().map(|(n, s)| (s.service.as_str(), Some(*n))).collect(),
+            Mode::Pair { pair, .. } => pair
+                .slots()
+                .iter()
+                .map(|(n, s)| (s.service.as_str(), Some(*n)))
+                .collect(),
         }
     }
 }
@@ -96,9 +103,20 @@ pub struct EcsPlatform {
     history: AtomicU8,
 }
 
-fn aws<E>(action: &'static str) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>) -> Error
+fn aws<E>(
+    action: &'static str,
+) -> impl FnOnce(
+    aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> Error
 where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
 {
     move |e| map_sdk_error(e, action)
 }
@@ -107,7 +125,11 @@ fn pct(weights: &[(String, i64)]) -> Result<TrafficSplit> {
     // Largest-remainder rounding so that the percentages sum to exactly 100.
     let total: i64 = weights.iter().map(|(_, w)| *w).sum();
     if total <= 0 {
-        return Err(Error::new(ErrorKind::Backend, "every weight is 0: the listener forwards no traffic").with_backend(BACKEND));
+        return Err(Error::new(
+            ErrorKind::Backend,
+            "every weight is 0: the listener forwards no traffic",
+        )
+        .with_backend(BACKEND));
     }
     let mut parts: Vec<(usize, i64, i64)> = weights
         .iter()
@@ -124,7 +146,7 @@ fn pct(weights: &[(String, i64)]) -> Result<TrafficSplit> {
         left -= 1;
     }
     parts.sort_by_key(|p| p.0);
-    Ok(TrafficSplit::new(
+    TrafficSplit::new(
         parts
             .into_iter()
             .map(|(i, p, _)| (weights[i].0.clone(), p))
@@ -132,14 +154,15 @@ fn pct(weights: &[(String, i64)]) -> Result<TrafficSplit> {
             .map(|(rev, p)| {
                 (
                     rollback_core::ReleaseRef {
-                        version: rollback_core::Version::parse("pending").expect("constant version"),
+                        version: rollback_core::Version::parse("pending")
+                            .expect("constant version"),
                         revision: rev,
                     },
                     p,
                 )
             })
             .collect(),
-    )?)
+    )
 }
 
 impl EcsPlatform {
@@ -150,7 +173,11 @@ impl EcsPlatform {
             DeploymentHistory::DescribeServices => HISTORY_MISSING,
             _ => HISTORY_UNKNOWN,
         };
-        Ok(EcsPlatform { clients, config, history: AtomicU8::new(history) })
+        Ok(EcsPlatform {
+            clients,
+            config,
+            history: AtomicU8::new(history),
+        })
     }
 
     /// A platform for a configuration, with credentials from the standard AWS chain and the
@@ -163,7 +190,10 @@ impl EcsPlatform {
 
     /// The reference command's `--platform ecs --cluster C --service S`: one service, standard
     /// credential chain and region.
-    pub async fn for_service(cluster: impl Into<String>, service: impl Into<String>) -> Result<Self> {
+    pub async fn for_service(
+        cluster: impl Into<String>,
+        service: impl Into<String>,
+    ) -> Result<Self> {
         Self::from_config(EcsConfig::new(cluster).with_service(service)).await
     }
 
@@ -194,14 +224,24 @@ impl EcsPlatform {
 
     pub(crate) fn mode(&self, target: &Target) -> Result<Mode<'_>> {
         target.validate()?;
-        let cluster = target.namespace.clone().unwrap_or_else(|| self.config.cluster.clone());
+        let cluster = target
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.config.cluster.clone());
         match &self.config.blue_green {
             Some(pair) if pair.name == target.deployment => Ok(Mode::Pair { cluster, pair }),
-            _ => Ok(Mode::Single { cluster, service: target.deployment.clone() }),
+            _ => Ok(Mode::Single {
+                cluster,
+                service: target.deployment.clone(),
+            }),
         }
     }
 
-    pub(crate) async fn describe_services(&self, cluster: &str, names: &[&str]) -> Result<Vec<Service>> {
+    pub(crate) async fn describe_services(
+        &self,
+        cluster: &str,
+        names: &[&str],
+    ) -> Result<Vec<Service>> {
         let out = self
             .clients
             .ecs
@@ -250,14 +290,27 @@ impl EcsPlatform {
             .await
             .map_err(aws("ecs:DescribeTaskDefinition"))?;
         let def = out.task_definition().cloned().ok_or_else(|| {
-            Error::new(ErrorKind::NotFound, format!("task definition {arn} not found")).with_backend(BACKEND)
+            Error::new(
+                ErrorKind::NotFound,
+                format!("task definition {arn} not found"),
+            )
+            .with_backend(BACKEND)
         })?;
         let tags = out
             .tags()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
             .collect();
-        Ok(TaskDef { arn: def.task_definition_arn().unwrap_or(arn).to_string(), def, tags })
+        Ok(TaskDef {
+            arn: def.task_definition_arn().unwrap_or(arn).to_string(),
+            def,
+            tags,
+        })
     }
 
     /// The newest revisions of the families of `services`, plus every task definition a service
@@ -290,7 +343,12 @@ impl EcsPlatform {
                 .send()
                 .await
                 .map_err(aws("ecs:ListTaskDefinitions"))?;
-            arns.extend(out.task_definition_arns().iter().filter(|a| td_family(a) == f).cloned());
+            arns.extend(
+                out.task_definition_arns()
+                    .iter()
+                    .filter(|a| td_family(a) == f)
+                    .cloned(),
+            );
         }
         for m in must {
             if !arns.contains(&m) {
@@ -335,8 +393,11 @@ impl EcsPlatform {
             .send()
             .await
             .map_err(aws("ecs:ListServiceDeployments"))?;
-        let arns: Vec<String> =
-            briefs.service_deployments().iter().filter_map(|b| b.service_deployment_arn().map(str::to_owned)).collect();
+        let arns: Vec<String> = briefs
+            .service_deployments()
+            .iter()
+            .filter_map(|b| b.service_deployment_arn().map(str::to_owned))
+            .collect();
         if arns.is_empty() {
             return Ok(Vec::new());
         }
@@ -382,8 +443,14 @@ impl EcsPlatform {
             .iter()
             .map(|d| HistoryEntry {
                 arn: d.service_deployment_arn().unwrap_or_default().to_string(),
-                status: d.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                target_td: d.target_service_revision().and_then(|t| t.arn()).and_then(|a| rev_td.get(a).cloned()),
+                status: d
+                    .status()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+                target_td: d
+                    .target_service_revision()
+                    .and_then(|t| t.arn())
+                    .and_then(|a| rev_td.get(a).cloned()),
                 source_tds: d
                     .source_service_revisions()
                     .iter()
@@ -405,7 +472,7 @@ impl EcsPlatform {
                 status_reason: d.status_reason().map(str::to_owned),
             })
             .collect();
-        entries.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.started_at));
         Ok(entries)
     }
 
@@ -419,7 +486,10 @@ impl EcsPlatform {
                 .send()
                 .await
                 .map_err(aws("elasticloadbalancing:DescribeListeners"))?;
-            out.listeners().first().map(|l| l.default_actions().to_vec()).unwrap_or_default()
+            out.listeners()
+                .first()
+                .map(|l| l.default_actions().to_vec())
+                .unwrap_or_default()
         } else {
             let r = pair.rule_arn.as_deref().unwrap_or_default();
             let out = self
@@ -430,16 +500,24 @@ impl EcsPlatform {
                 .send()
                 .await
                 .map_err(aws("elasticloadbalancing:DescribeRules"))?;
-            out.rules().first().map(|r| r.actions().to_vec()).unwrap_or_default()
+            out.rules()
+                .first()
+                .map(|r| r.actions().to_vec())
+                .unwrap_or_default()
         };
         let names = |a: &Action| -> Vec<(String, i32)> {
             match a.forward_config() {
                 Some(f) if !f.target_groups().is_empty() => f
                     .target_groups()
                     .iter()
-                    .filter_map(|t| Some((t.target_group_arn()?.to_string(), t.weight().unwrap_or(1))))
+                    .filter_map(|t| {
+                        Some((t.target_group_arn()?.to_string(), t.weight().unwrap_or(1)))
+                    })
                     .collect(),
-                _ => a.target_group_arn().map(|t| vec![(t.to_string(), 1)]).unwrap_or_default(),
+                _ => a
+                    .target_group_arn()
+                    .map(|t| vec![(t.to_string(), 1)])
+                    .unwrap_or_default(),
             }
         };
         let forward = actions
@@ -463,15 +541,34 @@ impl EcsPlatform {
             })?;
         let tgs = names(&actions[forward]);
         let w = |arn: &str| tgs.iter().find(|(t, _)| t == arn).map_or(0, |(_, w)| *w);
-        let weights = [("blue", w(&pair.blue.target_group_arn)), ("green", w(&pair.green.target_group_arn))];
-        Ok(ListenerState { actions, forward, weights })
+        let weights = [
+            ("blue", w(&pair.blue.target_group_arn)),
+            ("green", w(&pair.green.target_group_arn)),
+        ];
+        Ok(ListenerState {
+            actions,
+            forward,
+            weights,
+        })
     }
 
-    async fn write_weights(&self, pair: &BlueGreenConfig, state: &ListenerState, blue: i32, green: i32) -> Result<()> {
+    async fn write_weights(
+        &self,
+        pair: &BlueGreenConfig,
+        state: &ListenerState,
+        blue: i32,
+        green: i32,
+    ) -> Result<()> {
         let old = &state.actions[state.forward];
         let mut tuples: Vec<TargetGroupTuple> = vec![
-            TargetGroupTuple::builder().target_group_arn(&pair.blue.target_group_arn).weight(blue).build(),
-            TargetGroupTuple::builder().target_group_arn(&pair.green.target_group_arn).weight(green).build(),
+            TargetGroupTuple::builder()
+                .target_group_arn(&pair.blue.target_group_arn)
+                .weight(blue)
+                .build(),
+            TargetGroupTuple::builder()
+                .target_group_arn(&pair.green.target_group_arn)
+                .weight(green)
+                .build(),
         ];
         // Keep any other target group the action forwards to, at its weight.
         if let Some(f) = old.forward_config() {
@@ -484,7 +581,11 @@ impl EcsPlatform {
         }
         let fwd = ForwardActionConfig::builder()
             .set_target_groups(Some(tuples))
-            .set_target_group_stickiness_config(old.forward_config().and_then(|f| f.target_group_stickiness_config()).cloned())
+            .set_target_group_stickiness_config(
+                old.forward_config()
+                    .and_then(|f| f.target_group_stickiness_config())
+                    .cloned(),
+            )
             .build();
         let new_action = Action::builder()
             .r#type(ActionTypeEnum::Forward)
@@ -527,13 +628,16 @@ impl EcsPlatform {
         Ok(out
             .target_health_descriptions()
             .iter()
-            .filter(|d| d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy))
+            .filter(|d| {
+                d.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
+            })
             .count() as u32)
     }
 
     /// Checks that `release` names a task definition that exists, before anything is changed.
     async fn known_td(&self, release: &Release) -> Result<TaskDef> {
-        if !release.revision.starts_with("arn:") || !release.revision.contains(":task-definition/") {
+        if !release.revision.starts_with("arn:") || !release.revision.contains(":task-definition/")
+        {
             return Err(Error::invalid_input(format!(
                 "release {} has revision {:?}, which is not a task-definition ARN: expected a release listed by `releases`",
                 release.version, release.revision
@@ -544,7 +648,12 @@ impl EcsPlatform {
             if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::NotFound) {
                 Error::new(
                     ErrorKind::NotFound,
-                    format!("task definition {} of release {} does not exist: {}", release.revision, release.version, e.message()),
+                    format!(
+                        "task definition {} of release {} does not exist: {}",
+                        release.revision,
+                        release.version,
+                        e.message()
+                    ),
                 )
                 .with_backend(BACKEND)
             } else {
@@ -553,7 +662,13 @@ impl EcsPlatform {
         })
     }
 
-    async fn update_service(&self, cluster: &str, service: &str, td: Option<&str>, desired: Option<u32>) -> Result<()> {
+    async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        td: Option<&str>,
+        desired: Option<u32>,
+    ) -> Result<()> {
         self.clients
             .ecs
             .update_service()
@@ -614,7 +729,7 @@ impl EcsPlatform {
         let history = self.history(cluster, service).await?;
         if let Some(h) = history
             .iter()
-            .find(|h| h.in_flight() && h.source_tds.iter().any(|s| *s == td.arn))
+            .find(|h| h.in_flight() && h.source_tds.contains(&td.arn))
         {
             if let Some(hook) = h.awaiting_hooks.first() {
                 self.clients
@@ -638,13 +753,18 @@ impl EcsPlatform {
             }
             return self.wait_rollout(cluster, service, &td.arn).await;
         }
-        self.update_service(cluster, service, Some(&td.arn), None).await?;
+        self.update_service(cluster, service, Some(&td.arn), None)
+            .await?;
         self.wait_rollout(cluster, service, &td.arn).await
     }
 
     async fn revert_pair(&self, cluster: &str, pair: &BlueGreenConfig, to: &Release) -> Result<()> {
         let td = self.known_td(to).await?;
-        let names: Vec<&str> = pair.slots().iter().map(|(_, s)| s.service.as_str()).collect();
+        let names: Vec<&str> = pair
+            .slots()
+            .iter()
+            .map(|(_, s)| s.service.as_str())
+            .collect();
         let svcs = self.describe_services(cluster, &names).await?;
         let state = self.listener(pair).await?;
         let live_desired = svcs
@@ -655,7 +775,10 @@ impl EcsPlatform {
             .max()
             .unwrap_or(1)
             .max(1);
-        let slot_idx = match svcs.iter().position(|s| s.task_definition() == Some(td.arn.as_str())) {
+        let slot_idx = match svcs
+            .iter()
+            .position(|s| s.task_definition() == Some(td.arn.as_str()))
+        {
             Some(i) => i,
             None => {
                 let idle: Vec<usize> = (0..2).filter(|&i| state.weights[i].1 == 0).collect();
@@ -669,15 +792,21 @@ impl EcsPlatform {
                     )
                     .with_backend(BACKEND));
                 };
-                self.update_service(cluster, &svcs[i].service_name().unwrap_or(names[i]).to_string(), Some(&td.arn), Some(live_desired))
-                    .await?;
+                self.update_service(
+                    cluster,
+                    svcs[i].service_name().unwrap_or(names[i]),
+                    Some(&td.arn),
+                    Some(live_desired),
+                )
+                .await?;
                 i
             }
         };
         let slot = pair.slots()[slot_idx];
         let svc = &svcs[slot_idx];
         if u32::try_from(svc.desired_count()).unwrap_or(0) == 0 {
-            self.update_service(cluster, &slot.1.service, None, Some(live_desired)).await?;
+            self.update_service(cluster, &slot.1.service, None, Some(live_desired))
+                .await?;
         }
         self.wait_rollout(cluster, &slot.1.service, &td.arn).await?;
         if state.weights[slot_idx].1 > 0 && state.weights[1 - slot_idx].1 == 0 {
@@ -697,15 +826,30 @@ impl EcsPlatform {
         self.write_weights(pair, &state, b, g).await
     }
 
-    async fn pair_view(&self, cluster: &str, pair: &BlueGreenConfig) -> Result<(Vec<Service>, ListenerState)> {
-        let names: Vec<&str> = pair.slots().iter().map(|(_, s)| s.service.as_str()).collect();
-        let (svcs, state) = futures::future::try_join(self.describe_services(cluster, &names), self.listener(pair)).await?;
+    async fn pair_view(
+        &self,
+        cluster: &str,
+        pair: &BlueGreenConfig,
+    ) -> Result<(Vec<Service>, ListenerState)> {
+        let names: Vec<&str> = pair
+            .slots()
+            .iter()
+            .map(|(_, s)| s.service.as_str())
+            .collect();
+        let (svcs, state) =
+            futures::future::try_join(self.describe_services(cluster, &names), self.listener(pair))
+                .await?;
         Ok((svcs, state))
     }
 
-    pub(crate) async fn release_services(&self, mode: &Mode<'_>) -> Result<(Vec<Service>, Option<ListenerState>)> {
+    pub(crate) async fn release_services(
+        &self,
+        mode: &Mode<'_>,
+    ) -> Result<(Vec<Service>, Option<ListenerState>)> {
         match mode {
-            Mode::Single { cluster, service } => Ok((self.describe_services(cluster, &[service]).await?, None)),
+            Mode::Single { cluster, service } => {
+                Ok((self.describe_services(cluster, &[service]).await?, None))
+            }
             Mode::Pair { cluster, pair } => {
                 let (s, l) = self.pair_view(cluster, pair).await?;
                 Ok((s, Some(l)))
@@ -727,11 +871,15 @@ pub(crate) fn rollout_status(svc: &Service, td: &str) -> Rollout {
     let deployments = releases::consistent_deployments(svc);
     if svc_td != td {
         // ECS's circuit breaker may have rolled the service back to something else.
-        if let Some(d) = deployments
-            .iter()
-            .find(|d| d.task_definition() == Some(td) && d.rollout_state().map(|s| s.as_str()) == Some("FAILED"))
-        {
-            return Rollout::Failed(d.rollout_state_reason().unwrap_or("rollout FAILED").to_string());
+        if let Some(d) = deployments.iter().find(|d| {
+            d.task_definition() == Some(td)
+                && d.rollout_state().map(|s| s.as_str()) == Some("FAILED")
+        }) {
+            return Rollout::Failed(
+                d.rollout_state_reason()
+                    .unwrap_or("rollout FAILED")
+                    .to_string(),
+            );
         }
         return Rollout::Waiting(format!("the service still names {svc_td}"));
     }
@@ -742,9 +890,15 @@ pub(crate) fn rollout_status(svc: &Service, td: &str) -> Rollout {
             let state = p.rollout_state().map(|s| s.as_str().to_string());
             match state.as_deref() {
                 Some("COMPLETED") => Rollout::Done,
-                Some("FAILED") => Rollout::Failed(p.rollout_state_reason().unwrap_or("rollout FAILED").to_string()),
+                Some("FAILED") => Rollout::Failed(
+                    p.rollout_state_reason()
+                        .unwrap_or("rollout FAILED")
+                        .to_string(),
+                ),
                 // The only deployment left: the service's counts are its counts.
-                _ if deployments.len() == 1 && running >= desired && svc.pending_count() == 0 => Rollout::Done,
+                _ if deployments.len() == 1 && running >= desired && svc.pending_count() == 0 => {
+                    Rollout::Done
+                }
                 _ => Rollout::Waiting(format!(
                     "{}/{} tasks running, {} deployment(s) left",
                     p.running_count(),
@@ -792,14 +946,27 @@ impl Platform for EcsPlatform {
                 let total: i32 = l.weights.iter().map(|(_, w)| *w).sum();
                 l.weights
                     .iter()
-                    .map(|(_, w)| Some(if total > 0 { u8::try_from(w * 100 / total).unwrap_or(0).max(u8::from(*w > 0)) } else { 0 }))
+                    .map(|(_, w)| {
+                        Some(if total > 0 {
+                            u8::try_from(w * 100 / total)
+                                .unwrap_or(0)
+                                .max(u8::from(*w > 0))
+                        } else {
+                            0
+                        })
+                    })
                     .collect()
             }
         };
         let slots = mode.services();
         let inputs = releases::Inputs {
             tds: &tds,
-            services: svcs.iter().zip(slots.iter()).zip(percents).map(|((s, (_, slot)), p)| (s, *slot, p)).collect(),
+            services: svcs
+                .iter()
+                .zip(slots.iter())
+                .zip(percents)
+                .map(|((s, (_, slot)), p)| (s, *slot, p))
+                .collect(),
             history: &history,
             version_tag: &self.config.version_tag,
             container: self.config.container.as_deref(),
@@ -830,12 +997,18 @@ impl Platform for EcsPlatform {
             None => {
                 let svc = &svcs[0];
                 let ds = releases::consistent_deployments(svc);
-                let running: Vec<_> = ds.iter().filter(|d| d.running_count() > 0 && d.status() != Some("INACTIVE")).collect();
+                let running: Vec<_> = ds
+                    .iter()
+                    .filter(|d| d.running_count() > 0 && d.status() != Some("INACTIVE"))
+                    .collect();
                 if ds.len() <= 1 || running.is_empty() {
                     add(svc.task_definition().unwrap_or_default(), 1);
                 } else {
                     for d in running {
-                        add(d.task_definition().unwrap_or_default(), i64::from(d.running_count()));
+                        add(
+                            d.task_definition().unwrap_or_default(),
+                            i64::from(d.running_count()),
+                        );
                     }
                 }
             }
@@ -847,7 +1020,10 @@ impl Platform for EcsPlatform {
             .iter()
             .map(|w| {
                 let r = releases.iter().find(|r| r.revision == w.release.revision);
-                (r.map_or_else(|| w.release.clone(), Release::reference), w.percent)
+                (
+                    r.map_or_else(|| w.release.clone(), Release::reference),
+                    w.percent,
+                )
             })
             .collect();
         TrafficSplit::new(named)
@@ -873,7 +1049,10 @@ impl Platform for EcsPlatform {
         let (svcs, state) = self.pair_view(&cluster, pair).await?;
         let mut w = [0i32; 2];
         for tw in split.weights() {
-            let Some(i) = svcs.iter().position(|s| s.task_definition() == Some(tw.release.revision.as_str())) else {
+            let Some(i) = svcs
+                .iter()
+                .position(|s| s.task_definition() == Some(tw.release.revision.as_str()))
+            else {
                 let running: Vec<String> = svcs
                     .iter()
                     .zip(pair.slots())
@@ -896,7 +1075,10 @@ impl Platform for EcsPlatform {
         }
         // Never weight a target group that has no healthy target.
         for (i, (slot, cfg)) in pair.slots().iter().enumerate() {
-            if w[i] > 0 && state.weights[i].1 == 0 && self.healthy_targets(&cfg.target_group_arn).await? == 0 {
+            if w[i] > 0
+                && state.weights[i].1 == 0
+                && self.healthy_targets(&cfg.target_group_arn).await? == 0
+            {
                 return Err(Error::new(
                     ErrorKind::PreconditionFailed,
                     format!(
@@ -928,7 +1110,10 @@ impl Platform for EcsPlatform {
         let mode = self.mode(target)?;
         let (svcs, listener) = self.release_services(&mode).await?;
         let slots = mode.services();
-        let Some(i) = svcs.iter().position(|s| s.task_definition() == Some(release.revision.as_str())) else {
+        let Some(i) = svcs
+            .iter()
+            .position(|s| s.task_definition() == Some(release.revision.as_str()))
+        else {
             if replicas == 0 {
                 // Not the desired state of any service: ECS drains it on its own; nothing to do.
                 return Ok(());
@@ -962,10 +1147,16 @@ impl Platform for EcsPlatform {
         if u32::try_from(svcs[i].desired_count()).ok() == Some(replicas) {
             return Ok(());
         }
-        self.update_service(mode.cluster(), slots[i].0, None, Some(replicas)).await
+        self.update_service(mode.cluster(), slots[i].0, None, Some(replicas))
+            .await
     }
 
-    async fn evidence(&self, target: &Target, release: &Release, window: &TimeRange) -> Result<Evidence> {
+    async fn evidence(
+        &self,
+        target: &Target,
+        release: &Release,
+        window: &TimeRange,
+    ) -> Result<Evidence> {
         crate::evidence::evidence(self, target, release, window).await
     }
 
@@ -977,7 +1168,13 @@ impl Platform for EcsPlatform {
         crate::lock::unlock(self, target, lease).await
     }
 
-    async fn mark(&self, target: &Target, release: &Release, mark: ReleaseMark, reason: &str) -> Result<()> {
+    async fn mark(
+        &self,
+        target: &Target,
+        release: &Release,
+        mark: ReleaseMark,
+        reason: &str,
+    ) -> Result<()> {
         let _ = self.mode(target)?;
         let td = self.known_td(release).await?;
         let value = match mark {
@@ -1004,7 +1201,10 @@ impl Platform for EcsPlatform {
             .resource_arn(&td.arn)
             .tags(tag(releases::MARK_TAG, value.into()))
             .tags(tag(releases::MARK_REASON_TAG, tag_value(reason)))
-            .tags(tag(releases::MARKED_AT_TAG, chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()))
+            .tags(tag(
+                releases::MARKED_AT_TAG,
+                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            ))
             .send()
             .await
             .map_err(aws("ecs:TagResource"))?;
@@ -1016,7 +1216,13 @@ impl Platform for EcsPlatform {
 pub(crate) fn tag_value(s: &str) -> String {
     let v: String = s
         .chars()
-        .map(|c| if c.is_alphanumeric() || " +-=._:/@".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || " +-=._:/@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(256)
         .collect();
     if v.trim().is_empty() {
@@ -1082,8 +1288,14 @@ mod tests {
             .running_count(2)
             .desired_count(2)
             .build();
-        assert!(matches!(rollout_status(&svc("td:1", vec![new, old]), "td:1"), Rollout::Waiting(_)));
-        assert!(matches!(rollout_status(&svc("td:2", vec![]), "td:1"), Rollout::Waiting(_)));
+        assert!(matches!(
+            rollout_status(&svc("td:1", vec![new, old]), "td:1"),
+            Rollout::Waiting(_)
+        ));
+        assert!(matches!(
+            rollout_status(&svc("td:2", vec![]), "td:1"),
+            Rollout::Waiting(_)
+        ));
     }
 
     #[test]

@@ -56,7 +56,10 @@ pub(crate) fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>>
 
 /// The revision number at the end of a task-definition ARN (`…:task-definition/web:7` → 7).
 pub(crate) fn td_revision(arn: &str) -> i64 {
-    arn.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0)
+    arn.rsplit(':')
+        .next()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The family of a task-definition ARN or `family:revision` (`…:task-definition/web:7` → `web`).
@@ -73,11 +76,24 @@ pub(crate) fn counts(svc: &Service, td: &str) -> Option<(i32, i32, i32, i32)> {
     let dep = ds.iter().find(|d| d.task_definition() == Some(td));
     let is_desired = svc.task_definition() == Some(td);
     match dep {
-        Some(d) if ds.len() > 1 || !is_desired => {
-            Some((d.desired_count(), d.running_count(), d.pending_count(), d.failed_tasks()))
-        }
-        Some(d) => Some((svc.desired_count(), svc.running_count(), svc.pending_count(), d.failed_tasks())),
-        None if is_desired => Some((svc.desired_count(), svc.running_count(), svc.pending_count(), 0)),
+        Some(d) if ds.len() > 1 || !is_desired => Some((
+            d.desired_count(),
+            d.running_count(),
+            d.pending_count(),
+            d.failed_tasks(),
+        )),
+        Some(d) => Some((
+            svc.desired_count(),
+            svc.running_count(),
+            svc.pending_count(),
+            d.failed_tasks(),
+        )),
+        None if is_desired => Some((
+            svc.desired_count(),
+            svc.running_count(),
+            svc.pending_count(),
+            0,
+        )),
         None => None,
     }
 }
@@ -94,14 +110,19 @@ pub(crate) fn consistent_deployments(svc: &Service) -> Vec<Deployment> {
     }
 }
 
-fn main_container<'a>(td: &'a TaskDefinition, wanted: Option<&str>) -> Option<&'a aws_sdk_ecs::types::ContainerDefinition> {
+fn main_container<'a>(
+    td: &'a TaskDefinition,
+    wanted: Option<&str>,
+) -> Option<&'a aws_sdk_ecs::types::ContainerDefinition> {
     let cs = td.container_definitions();
     if let Some(w) = wanted {
         if let Some(c) = cs.iter().find(|c| c.name() == Some(w)) {
             return Some(c);
         }
     }
-    cs.iter().find(|c| c.essential().unwrap_or(true)).or_else(|| cs.first())
+    cs.iter()
+        .find(|c| c.essential().unwrap_or(true))
+        .or_else(|| cs.first())
 }
 
 /// The tag of an image reference (`repo/web:v1.2.9` → `v1.2.9`; digests and untagged → `None`).
@@ -117,7 +138,11 @@ pub(crate) fn image_tag(image: &str) -> Option<&str> {
 /// The version of a task definition: the version tag, else the main container's image tag, else
 /// `family:revision`.
 pub(crate) fn version_of(td: &TaskDef, version_tag: &str, container: Option<&str>) -> Version {
-    if let Some(v) = td.tags.get(version_tag).and_then(|v| Version::parse(v).ok()) {
+    if let Some(v) = td
+        .tags
+        .get(version_tag)
+        .and_then(|v| Version::parse(v).ok())
+    {
         return v;
     }
     if let Some(v) = main_container(&td.def, container)
@@ -161,7 +186,10 @@ pub(crate) fn attributes(td: &TaskDef, container: Option<&str>) -> BTreeMap<Stri
             a.insert("container".into(), n.to_string());
         }
         if c.memory().is_some_and(|m| m > 0) {
-            a.insert("resources.container_memory".into(), c.memory().unwrap_or_default().to_string());
+            a.insert(
+                "resources.container_memory".into(),
+                c.memory().unwrap_or_default().to_string(),
+            );
         }
         for kv in c.environment() {
             if let Some(n) = kv.name() {
@@ -195,20 +223,29 @@ fn u(n: i32) -> u32 {
 pub(crate) fn build(inputs: &Inputs<'_>) -> Vec<Release> {
     let mut out: Vec<Release> = Vec::new();
     for td in inputs.tds {
-        let mut r = Release::new(version_of(td, inputs.version_tag, inputs.container), td.arn.clone());
+        let mut r = Release::new(
+            version_of(td, inputs.version_tag, inputs.container),
+            td.arn.clone(),
+        );
         r.attributes = attributes(td, inputs.container);
         r.mark = mark_from_tags(&td.tags).unwrap_or_default();
         let registered = td.def.registered_at().and_then(to_chrono);
         let mut started = None;
         // ECS's own history: the newest deployment that targeted this task definition.
-        let mine: Vec<&HistoryEntry> =
-            inputs.history.iter().filter(|h| h.target_td.as_deref() == Some(td.arn.as_str())).collect();
+        let mine: Vec<&HistoryEntry> = inputs
+            .history
+            .iter()
+            .filter(|h| h.target_td.as_deref() == Some(td.arn.as_str()))
+            .collect();
         if let Some(h) = mine.first() {
-            r.attributes.insert("ecs.deployment.status".into(), h.status.clone());
-            r.attributes.insert("ecs.deployment.arn".into(), h.arn.clone());
+            r.attributes
+                .insert("ecs.deployment.status".into(), h.status.clone());
+            r.attributes
+                .insert("ecs.deployment.arn".into(), h.arn.clone());
             started = h.started_at;
             if let Some(f) = h.finished_at {
-                r.attributes.insert("ecs.deployment.finished_at".into(), f.to_rfc3339());
+                r.attributes
+                    .insert("ecs.deployment.finished_at".into(), f.to_rfc3339());
             }
             for (k, v) in [
                 ("ecs.deployment.lifecycle_stage", &h.lifecycle_stage),
@@ -229,10 +266,13 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Vec<Release> {
         for (svc, slot, weight) in &inputs.services {
             let deployments = consistent_deployments(svc);
             let is_desired = svc.task_definition() == Some(td.arn.as_str());
-            let dep = deployments.iter().find(|d| d.task_definition() == Some(td.arn.as_str()));
+            let dep = deployments
+                .iter()
+                .find(|d| d.task_definition() == Some(td.arn.as_str()));
             if let Some(d) = dep {
                 if let Some(rs) = d.rollout_state() {
-                    r.attributes.insert("ecs.rollout_state".into(), rs.as_str().to_string());
+                    r.attributes
+                        .insert("ecs.rollout_state".into(), rs.as_str().to_string());
                     if r.mark == ReleaseMark::Unknown && rs.as_str() == "FAILED" {
                         r.mark = ReleaseMark::Failed;
                     }
@@ -243,7 +283,9 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Vec<Release> {
             }
             let (desired, running) = if is_desired {
                 match dep {
-                    Some(d) if deployments.len() > 1 => (u(d.desired_count()), u(d.running_count())),
+                    Some(d) if deployments.len() > 1 => {
+                        (u(d.desired_count()), u(d.running_count()))
+                    }
                     _ => (u(svc.desired_count()), u(svc.running_count())),
                 }
             } else if let Some(d) = dep.filter(|d| d.status() == Some("ACTIVE")) {
@@ -315,7 +357,10 @@ mod tests {
 
     #[test]
     fn image_tags_are_read_from_the_last_path_segment() {
-        assert_eq!(image_tag("123.dkr.ecr.us-east-1.amazonaws.com/web:v1.2.9"), Some("v1.2.9"));
+        assert_eq!(
+            image_tag("123.dkr.ecr.us-east-1.amazonaws.com/web:v1.2.9"),
+            Some("v1.2.9")
+        );
         assert_eq!(image_tag("localhost:5000/web"), None);
         assert_eq!(image_tag("web@sha256:abcd"), None);
         assert_eq!(image_tag("nginx:1.27"), Some("1.27"));
@@ -338,17 +383,29 @@ mod tests {
                     aws_sdk_ecs::types::ContainerDefinition::builder()
                         .name("app")
                         .image(image)
-                        .environment(aws_sdk_ecs::types::KeyValuePair::builder().name("DB_PASSWORD").value("hunter2").build())
+                        .environment(
+                            aws_sdk_ecs::types::KeyValuePair::builder()
+                                .name("DB_PASSWORD")
+                                .value("hunter2")
+                                .build(),
+                        )
                         .build(),
                 )
                 .build(),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
     #[test]
     fn the_version_tag_wins_over_the_image_tag_and_env_values_never_leak() {
-        let t = td("arn:aws:ecs:r:1:task-definition/web:2", "repo/web:latest", &[("version", "v2.0.1")]);
+        let t = td(
+            "arn:aws:ecs:r:1:task-definition/web:2",
+            "repo/web:latest",
+            &[("version", "v2.0.1")],
+        );
         assert_eq!(version_of(&t, "version", None).as_str(), "v2.0.1");
         let a = attributes(&t, None);
         assert_eq!(a.get("env.DB_PASSWORD").map(String::as_str), Some("(set)"));
@@ -372,7 +429,11 @@ mod tests {
     #[test]
     fn releases_are_newest_first_and_marks_come_from_tags() {
         let tds = vec![
-            td("arn:aws:ecs:r:1:task-definition/web:1", "repo/web:v1", &[("rollback:mark", "verified")]),
+            td(
+                "arn:aws:ecs:r:1:task-definition/web:1",
+                "repo/web:v1",
+                &[("rollback:mark", "verified")],
+            ),
             td("arn:aws:ecs:r:1:task-definition/web:2", "repo/web:v2", &[]),
         ];
         let svc = Service::builder()
@@ -390,7 +451,13 @@ mod tests {
         });
         assert_eq!(rs[0].version.as_str(), "v2");
         assert_eq!(rs[0].state, ReleaseState::Serving);
-        assert_eq!(rs[0].replicas, Replicas { desired: 2, ready: 2 });
+        assert_eq!(
+            rs[0].replicas,
+            Replicas {
+                desired: 2,
+                ready: 2
+            }
+        );
         assert_eq!(rs[1].state, ReleaseState::Inactive);
         assert_eq!(rs[1].mark, ReleaseMark::Verified);
     }
