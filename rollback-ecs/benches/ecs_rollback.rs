@@ -20,7 +20,11 @@ fn bench(c: &mut Criterion) {
         eprintln!("ecs_rollback: ROLLBACK_TEST_MOTO is not set; run scripts/ci/moto.sh first. Nothing measured.");
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
 
     // Full revert of a single service (UpdateService + wait for COMPLETED), alternating between
     // the two task definitions so that every iteration is a real revert.
@@ -34,10 +38,21 @@ fn bench(c: &mut Criterion) {
     });
     rt.block_on(async {
         single.clients().reset_api_calls();
-        single.revert(&single_target, &releases[1]).await.expect("revert");
+        single
+            .revert(&single_target, &releases[1])
+            .await
+            .expect("revert");
         let calls = single.clients().api_calls();
-        eprintln!("ecs_rollback: full revert = {} API operations ({} HTTP attempts): {:?}", calls.total(), calls.attempts, calls.operations);
-        single.revert(&single_target, &releases[0]).await.expect("revert back");
+        eprintln!(
+            "ecs_rollback: full revert = {} API operations ({} HTTP attempts): {:?}",
+            calls.total(),
+            calls.attempts,
+            calls.operations
+        );
+        single
+            .revert(&single_target, &releases[0])
+            .await
+            .expect("revert back");
     });
     let mut g = c.benchmark_group("ecs_rollback");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
@@ -46,7 +61,10 @@ fn bench(c: &mut Criterion) {
             rt.block_on(async {
                 let start = Instant::now();
                 for i in 0..iters {
-                    single.revert(&single_target, &releases[(i as usize + 1) % 2]).await.expect("revert");
+                    single
+                        .revert(&single_target, &releases[(i as usize + 1) % 2])
+                        .await
+                        .expect("revert");
                 }
                 start.elapsed()
             })
@@ -61,15 +79,29 @@ fn bench(c: &mut Criterion) {
         let p = EcsPlatform::new(clients, w.config(&url)).expect("platform");
         let t = p.default_target(Environment::Production).expect("target");
         let rs = p.releases(&t).await.expect("releases");
-        let blue = rs.iter().find(|r| r.slot.as_deref() == Some("blue")).expect("blue").clone();
-        let green = rs.iter().find(|r| r.slot.as_deref() == Some("green")).expect("green").clone();
+        let blue = rs
+            .iter()
+            .find(|r| r.slot.as_deref() == Some("blue"))
+            .expect("blue")
+            .clone();
+        let green = rs
+            .iter()
+            .find(|r| r.slot.as_deref() == Some("green"))
+            .expect("green")
+            .clone();
         (p, t, [blue, green])
     });
     rt.block_on(async {
         pair.clients().reset_api_calls();
-        pair.set_traffic(&pair_target, &TrafficSplit::all_to(&slots[0])).await.expect("switch");
+        pair.set_traffic(&pair_target, &TrafficSplit::all_to(&slots[0]))
+            .await
+            .expect("switch");
         let calls = pair.clients().api_calls();
-        eprintln!("ecs_rollback: instant switch = {} API operations: {:?}", calls.total(), calls.operations);
+        eprintln!(
+            "ecs_rollback: instant switch = {} API operations: {:?}",
+            calls.total(),
+            calls.operations
+        );
     });
     g.bench_function("instant_switch_blue_green", |b| {
         b.iter_custom(|iters| {
@@ -77,7 +109,9 @@ fn bench(c: &mut Criterion) {
                 let start = Instant::now();
                 for i in 0..iters {
                     let to = &slots[(i as usize + 1) % 2];
-                    pair.set_traffic(&pair_target, &TrafficSplit::all_to(to)).await.expect("switch");
+                    pair.set_traffic(&pair_target, &TrafficSplit::all_to(to))
+                        .await
+                        .expect("switch");
                 }
                 start.elapsed()
             })
