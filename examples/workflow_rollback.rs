@@ -47,6 +47,9 @@ enum PlatformKind {
     /// Kubernetes (current kubeconfig or in-cluster), with Prometheus metrics; needs the
     /// `kube` and `prometheus` features.
     K8s,
+    /// Amazon ECS (standard AWS credential chain and region), with CloudWatch metrics; needs
+    /// the `ecs` feature.
+    Ecs,
 }
 
 /// Roll back a failing deployment: detect, pick a verified-stable target, validate, switch back,
@@ -99,6 +102,12 @@ struct Args {
     /// Kubeconfig context.
     #[arg(long)]
     context: Option<String>,
+    /// ECS cluster (with --platform ecs).
+    #[arg(long)]
+    cluster: Option<String>,
+    /// ECS service (with --platform ecs; default: --deployment).
+    #[arg(long)]
+    service: Option<String>,
     /// Simulation scenario: a builtin name or a TOML file (default: by environment —
     /// production: spec-incident, staging: staging-canary, dev: dev-no-bluegreen).
     #[arg(long)]
@@ -188,6 +197,7 @@ fn run(args: Args, ui: &Ui) -> rollback::Result<u8> {
     let report = match args.platform {
         PlatformKind::Sim => run_sim(&args, &config, ui)?,
         PlatformKind::K8s => run_k8s(&args, &config, ui)?,
+        PlatformKind::Ecs => run_ecs(&args, &config, ui)?,
     };
     match args.output {
         Output::Json => {
@@ -374,6 +384,50 @@ fn run_k8s(args: &Args, config: &Config, ui: &Ui) -> rollback::Result<RollbackRe
         )
         .await
     })
+}
+
+#[cfg(feature = "ecs")]
+fn run_ecs(args: &Args, config: &Config, ui: &Ui) -> rollback::Result<RollbackReport> {
+    let Some(cluster) = args.cluster.clone() else {
+        return Err(rollback::Error::invalid_input(
+            "--platform ecs needs --cluster NAME",
+        ));
+    };
+    let Some(service) = args.service.clone().or_else(|| args.deployment.clone()) else {
+        return Err(rollback::Error::invalid_input(
+            "--platform ecs needs --service NAME (or --deployment)",
+        ));
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(runtime_error)?;
+    rt.block_on(async {
+        let platform = rollback::ecs::EcsPlatform::for_service(cluster, service).await?;
+        let metrics = rollback::ecs::CloudWatchMetrics::for_platform(&platform);
+        let target = platform.default_target(args.environment)?;
+        let request = request(args, target);
+        if let Output::Text = args.output {
+            ui.header(&request, "amazon ecs");
+        }
+        drive(
+            Orchestrator::builder(platform, metrics),
+            args,
+            config,
+            ui,
+            request,
+            &|c| c,
+            &|n| n,
+        )
+        .await
+    })
+}
+
+#[cfg(not(feature = "ecs"))]
+fn run_ecs(_: &Args, _: &Config, _: &Ui) -> rollback::Result<RollbackReport> {
+    Err(rollback::Error::invalid_input(
+        "--platform ecs needs the `ecs` feature: cargo run --example workflow_rollback --features ecs -- …",
+    ))
 }
 
 #[cfg(not(all(feature = "kube", feature = "prometheus")))]

@@ -13,6 +13,7 @@
 //! | `sim` (default) | the in-memory simulation platform and its scenarios ([`sim`]) |
 //! | `http-check` (default) | [`HttpCheck`], the HTTP gate / smoke test |
 //! | `rca` (default) | root-cause analyzers (logs, stack traces, failure signatures, release diff) and the HTML report ([`rca`]) |
+//! | `ecs` | the Amazon ECS platform and CloudWatch metrics ([`ecs`]) |
 //! | `kube` | the Kubernetes platform ([`k8s`]) |
 //! | `prometheus` | the Prometheus metrics source ([`prometheus`]) |
 //! | `notify` | every notification channel ([`notify`]); or one each: `slack`, `pagerduty`, `email`, `github`, `teams`, `webhook` |
@@ -46,6 +47,9 @@ mod http_check;
 #[cfg(feature = "http-check")]
 pub use http_check::HttpCheck;
 pub use rollback_core::*;
+/// The Amazon ECS platform and CloudWatch metrics (feature `ecs`).
+#[cfg(feature = "ecs")]
+pub use rollback_ecs as ecs;
 /// The Kubernetes platform (feature `kube`).
 #[cfg(feature = "kube")]
 pub use rollback_k8s as k8s;

@@ -531,6 +531,15 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             ),
             Err(Stop::Done(outcome, summary)) => (outcome, summary, None),
             Err(Stop::Error(outcome, e)) => {
+                // A failure before anything was changed leaves the system as it was: say so.
+                let outcome = if outcome == Outcome::Failed
+                    && !self.executing
+                    && self.report.mutating_calls == 0
+                {
+                    Outcome::Aborted
+                } else {
+                    outcome
+                };
                 let summary = match outcome {
                     Outcome::Rejected => format!("rejected: {e}"),
                     Outcome::Aborted => format!("aborted before any change: {e}"),
