@@ -642,3 +642,82 @@ impl Check for CountingCheck {
         CheckOutcome::new("redis", self.status, detail)
     }
 }
+
+/// v1.2.9 is verified and its 24 h mean is within SLA, but its latency was climbing in its
+/// last hours: the judge against its own history skips it for v1.2.8.
+const DEGRADING_STANDBY: &str = r#"
+name = "degrading-standby"
+seed = 5
+now = "2024-01-15T14:30:00Z"
+environment = "production"
+deployment = "api-service"
+router = "blue-green"
+request_rate = 40.0
+traffic = { "v1.3.0" = 100 }
+
+[[releases]]
+version = "v1.3.0"
+slot = "blue"
+state = "serving"
+replicas = 4
+deployed_at = "-9m"
+error_rate = 0.0003
+latency_p95 = 80.0
+
+[[releases.failures]]
+kind = "error_rate"
+onset = "2m"
+over = "2m"
+to = 0.1
+
+[[releases]]
+version = "v1.2.9"
+slot = "green"
+state = "standby"
+mark = "verified"
+replicas = 4
+deployed_at = "-2d"
+retired_at = "-9m"
+error_rate = 0.0002
+latency_p95 = 55.0
+
+[[releases.failures]]
+kind = "latency"
+onset = "1d18h"
+over = "5h"
+to = 95.0
+
+[[releases]]
+version = "v1.2.8"
+state = "inactive"
+mark = "verified"
+deployed_at = "-6d"
+retired_at = "-2d"
+error_rate = 0.0002
+latency_p95 = 60.0
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn a_candidate_degrading_at_the_end_of_its_history_is_skipped() {
+    let scenario = rollback_core::sim::Scenario::from_toml(DEGRADING_STANDBY).unwrap();
+    let sim = Simulation::new(scenario.clone(), scenario.clock());
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    let skipped = r
+        .candidates
+        .iter()
+        .find(|c| c.release.version.to_string() == "v1.2.9")
+        .unwrap();
+    assert!(!skipped.eligible, "{}", skipped.reason);
+    assert!(
+        skipped
+            .reason
+            .contains("degrading at the end of its history"),
+        "{}",
+        skipped.reason
+    );
+    assert!(
+        skipped.latency_p95_ms.unwrap() < 100.0,
+        "its mean alone would have passed"
+    );
+    assert_eq!(version(&r.to), "v1.2.8", "{}", r.summary);
+}

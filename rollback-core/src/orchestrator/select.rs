@@ -218,6 +218,11 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         for e in [e1, e2].into_iter().flatten() {
             problems.push(format!("metrics query failed: {e}"));
         }
+        // Against its own history: was it getting worse at the end of its life? (A release
+        // replaced while degrading is not a safe place to return to, even if its mean is fine.)
+        if let Some(why) = degrading_at_the_end(&errors, &latency) {
+            problems.push(why);
+        }
         if let Some(e) = error_rate {
             if e >= sla.error_rate.max {
                 problems.push(format!(
@@ -328,6 +333,51 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 }
             }
         }
+    }
+}
+
+/// Judges the last quarter of a candidate's history against the rest (canary judge,
+/// Mann-Whitney intervals); a critical metric that moved up is a reason to skip it.
+fn degrading_at_the_end(errors: &[crate::Series], latency: &[crate::Series]) -> Option<String> {
+    use crate::model::metric::Series;
+    fn split(series: &[Series]) -> Option<(Vec<Series>, Vec<Series>)> {
+        let mut samples: Vec<_> = series
+            .iter()
+            .flat_map(|s| s.samples.iter().copied())
+            .collect();
+        samples.sort_by_key(|p| p.at);
+        if samples.len() < 20 {
+            return None;
+        }
+        let cut = samples.len() * 3 / 4;
+        let late = samples.split_off(cut);
+        Some((vec![Series::new(late)], vec![Series::new(samples)]))
+    }
+    let mut recent = Vec::new();
+    let mut earlier = Vec::new();
+    for (kind, series) in [
+        (MetricKind::ErrorRate, errors),
+        (MetricKind::Latency(crate::Quantile::P95), latency),
+    ] {
+        if let Some((late, early)) = split(series) {
+            recent.push((kind.clone(), late));
+            earlier.push((kind, early));
+        }
+    }
+    let result = crate::compare::compare(&recent, &earlier).ok()??;
+    let moved: Vec<String> = result
+        .metrics
+        .iter()
+        .filter(|m| m.critical && m.label == crate::judge::MetricLabel::High)
+        .map(|m| m.explanation.clone())
+        .collect();
+    if moved.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "was degrading at the end of its history: {}",
+            moved.join("; ")
+        ))
     }
 }
 
