@@ -42,7 +42,7 @@ fn platform(switches: usize) -> MockPlatform {
     );
     let mut p = MockPlatform::new();
     p.expect_name().return_const("mock-platform".to_string());
-    p.expect_capabilities().returning(|| {
+    p.expect_capabilities_for().returning(|_| {
         let mut c = Capabilities::default();
         c.traffic_switch = true;
         c

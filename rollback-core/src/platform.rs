@@ -68,6 +68,14 @@ pub trait Platform: Send + Sync {
     /// What this platform supports.
     fn capabilities(&self) -> Capabilities;
 
+    /// What this platform supports for one target, when targets differ (a single service
+    /// cannot shift weights, a blue-green pair can). Default: [`Platform::capabilities`]. The
+    /// orchestrator reads this one.
+    fn capabilities_for(&self, target: &Target) -> Capabilities {
+        let _ = target;
+        self.capabilities()
+    }
+
     /// The target's releases, newest first. Errors with `NotFound` when the target is unknown.
     async fn releases(&self, target: &Target) -> Result<Vec<Release>>;
 

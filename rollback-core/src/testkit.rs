@@ -185,7 +185,7 @@ pub async fn undeclared_operations_are_unsupported<P: Platform + ?Sized>(
     f: &Fixture,
 ) -> Result<()> {
     const C: &str = "undeclared_operations_are_unsupported";
-    let caps = p.capabilities();
+    let caps = p.capabilities_for(&f.target);
     let (current, older) = two_releases(p, f, C).await?;
     let before = p.traffic(&f.target).await?;
     let expect = |name: &str, r: Result<()>| match r {
@@ -292,7 +292,7 @@ pub async fn traffic_switch_round_trips<P: Platform + ?Sized>(p: &P, f: &Fixture
     const C: &str = "traffic_switch_round_trips";
     let (current, older) = two_releases(p, f, C).await?;
     if !p.health(&f.target, &older).await?.has_ready_capacity() {
-        if !p.capabilities().scale {
+        if !p.capabilities_for(&f.target).scale {
             return Err(fail(
                 C,
                 "the older release needs ready capacity for this check",
@@ -326,7 +326,7 @@ pub async fn weighted_split_round_trips<P: Platform + ?Sized>(p: &P, f: &Fixture
     const C: &str = "weighted_split_round_trips";
     let (current, older) = two_releases(p, f, C).await?;
     if !p.health(&f.target, &older).await?.has_ready_capacity() {
-        if !p.capabilities().scale {
+        if !p.capabilities_for(&f.target).scale {
             return Err(fail(
                 C,
                 "the older release needs ready capacity for this check",
@@ -476,7 +476,7 @@ pub async fn evidence_is_readable<P: Platform + ?Sized>(p: &P, f: &Fixture) -> R
 /// Runs every check that the platform's capabilities select, in an order that keeps the
 /// fixture usable (reads first, then traffic, revert last).
 pub async fn run_all<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<ConformanceReport> {
-    let caps: Capabilities = p.capabilities();
+    let caps: Capabilities = p.capabilities_for(&f.target);
     let mut report = ConformanceReport::default();
     releases_are_listed_newest_first(p, f).await?;
     report.passed.push("releases_are_listed_newest_first");

@@ -21,7 +21,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         };
         let inner = Arc::clone(&self.inner);
         let target = self.req.target.clone();
-        let caps = inner.platform.capabilities();
+        let caps = inner.platform.capabilities_for(&self.req.target);
         let mut status = StageStatus::Ok;
         self.mark_release(&failed, ReleaseMark::Failed, "rolled back")
             .await;

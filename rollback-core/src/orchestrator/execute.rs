@@ -179,7 +179,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         if h.is_healthy() {
             return Ok(());
         }
-        if !inner.platform.capabilities().scale {
+        if !inner.platform.capabilities_for(&self.req.target).scale {
             if h.has_ready_capacity() {
                 return Ok(());
             }
@@ -545,7 +545,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
 
     /// Records a mark on a release when the platform supports marks; failures are logged only.
     pub(super) async fn mark_release(&mut self, r: &Release, mark: ReleaseMark, reason: &str) {
-        if !self.inner.platform.capabilities().mark {
+        if !self.inner.platform.capabilities_for(&self.req.target).mark {
             return;
         }
         let inner = Arc::clone(&self.inner);

@@ -18,7 +18,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             self.end(StageStatus::Skipped);
             return Ok(());
         };
-        let caps = self.inner.platform.capabilities();
+        let caps = self.inner.platform.capabilities_for(&self.req.target);
         let policy = self.inner.policy.clone();
         // A warm standby (a blue-green slot with ready capacity) makes the switch instant.
         let warm = self.releases.iter().find(|r| {

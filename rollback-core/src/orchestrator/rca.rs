@@ -75,7 +75,12 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             });
         }
         // Evidence of both releases.
-        if self.inner.platform.capabilities().evidence {
+        if self
+            .inner
+            .platform
+            .capabilities_for(&self.req.target)
+            .evidence
+        {
             let inner = Arc::clone(&self.inner);
             let target = self.req.target.clone();
             match self

@@ -637,7 +637,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
 
     /// Takes the platform lease (if the platform has one) and renews it while the run lasts.
     pub async fn take_lease(&mut self) -> Result<Option<Lease>> {
-        if !self.inner.platform.capabilities().lock {
+        if !self.inner.platform.capabilities_for(&self.req.target).lock {
             return Ok(None);
         }
         let inner = Arc::clone(&self.inner);

@@ -276,7 +276,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
 
     /// Picks the strategy from the request and what the platform can do.
     pub(super) fn choose_strategy(&self, from: &Release, to: &Release) -> crate::Result<Strategy> {
-        let caps = self.inner.platform.capabilities();
+        let caps = self.inner.platform.capabilities_for(&self.req.target);
         let traffic = self.traffic.as_ref();
         let canary = traffic
             .is_some_and(|t| t.percent_for(&to.revision) > 0 && t.percent_for(&from.revision) > 0);

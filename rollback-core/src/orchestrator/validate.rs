@@ -52,7 +52,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         } else {
             let inner = Arc::clone(&self.inner);
             let target = self.req.target.clone();
-            let caps = inner.platform.capabilities();
+            let caps = inner.platform.capabilities_for(&self.req.target);
 
             // 1. Target capacity.
             let t0 = Instant::now();
