@@ -186,6 +186,12 @@ pub struct DetectorConfig {
     /// module documentation.
     #[serde(with = "humantime_serde")]
     pub persistence: Duration,
+    /// Fast-burn multiple `b` (0 = off, the default; otherwise > 1): half the evidence budget
+    /// goes to a second, uncapped test of `p ≤ b · p0`, so a rate confidently above `b` times
+    /// the SLA is declared without waiting for `persistence`. Applies to the error rate and to
+    /// slow-request counts when `b · p0 < 1`, not to the latency sign test. See the module
+    /// documentation.
+    pub fast_burn: f64,
     /// The data's native step (default 10 s): the span of the first observation when
     /// `persistence` is on.
     #[serde(with = "humantime_serde")]
@@ -207,6 +213,7 @@ impl Default for DetectorConfig {
             min_requests: 50,
             min_samples: 5,
             persistence: Duration::ZERO,
+            fast_burn: 0.0,
             step: Duration::from_secs(10),
             stale_after: Duration::from_secs(120),
             no_data: NoDataPolicy::Fail,
@@ -274,6 +281,12 @@ impl DetectorConfig {
                     t.max, t.critical
                 )));
             }
+        }
+        if !(self.fast_burn == 0.0 || (self.fast_burn > 1.0 && self.fast_burn * p0 < 1.0)) {
+            return Err(Error::invalid_input(format!(
+                "detector fast_burn = {}: expected 0 (off) or a multiple of error_rate.max greater than 1 with fast_burn × max < 1 (max = {p0}), e.g. 10",
+                self.fast_burn
+            )));
         }
         if self.step.is_zero() {
             return Err(Error::invalid_input(
@@ -589,12 +602,16 @@ impl SequentialDetector {
     pub fn new(config: DetectorConfig) -> Result<Self> {
         config.validate()?;
         let alpha = config.alpha / config.tests() as f64;
-        let error = RateTest::new(config.error_rate.max, alpha, config.min_requests);
+        let fast = config.fast_burn;
+        let error = RateTest::new(config.error_rate.max, alpha, config.min_requests, fast);
         let latency = config.latency.map(|l| match l.source {
-            LatencySource::SlowCounts => {
-                RateTest::new(1.0 - l.quantile.as_fraction(), alpha, config.min_requests)
-            }
-            LatencySource::QuantileSamples => RateTest::new(0.5, alpha, config.min_samples),
+            LatencySource::SlowCounts => RateTest::new(
+                1.0 - l.quantile.as_fraction(),
+                alpha,
+                config.min_requests,
+                fast,
+            ),
+            LatencySource::QuantileSamples => RateTest::new(0.5, alpha, config.min_samples, 0.0),
         });
         Ok(SequentialDetector {
             config,
@@ -875,8 +892,16 @@ impl SequentialDetector {
                     )
                 },
             );
+            let tier = if comp.capped {
+                String::new()
+            } else {
+                format!(
+                    ", fast burn: over {}× the SLA",
+                    fmt_e(self.config.fast_burn)
+                )
+            };
             v.explanation = format!(
-                "{} {what}: {value} {sla_text} since {}{}: e-value {} >= {} (alpha {})",
+                "{} {what}: {value} {sla_text} since {}{}: e-value {} >= {} (alpha {}{tier})",
                 v.severity.unwrap_or(Severity::High),
                 c.at.format("%H:%M:%S"),
                 comp.onset
@@ -959,10 +984,14 @@ struct Crossing {
 /// One alternative `p_k` of the mixture, with its Shiryaev–Roberts and CUSUM recursions.
 #[derive(Debug, Clone)]
 struct Component {
-    /// `ln(p_k / p0)`.
+    /// `ln(p_k / p_ref)`, where `p_ref` is `p0` (SLA tier) or `b · p0` (fast-burn tier).
     a: f64,
-    /// `ln((1 − p_k) / (1 − p0))`.
+    /// `ln((1 − p_k) / (1 − p_ref))`.
     b: f64,
+    /// `ln v_k`, the component's mixture weight.
+    ln_v: f64,
+    /// Whether the persistence cap applies (SLA tier) or not (fast-burn tier).
+    capped: bool,
     /// `ln R_t(k)`.
     log_sr: f64,
     /// `ln C_t(k)` (max over starts).
@@ -973,6 +1002,36 @@ struct Component {
     seg_trials: u64,
 }
 
+/// The grid of alternatives above `p_ref`, `odds(p_k) = odds(p_ref) · 1.5^k`.
+fn grid(p_ref: f64, capped: bool) -> Vec<Component> {
+    let odds0 = p_ref / (1.0 - p_ref);
+    let mut ps: Vec<f64> = (1..=MAX_COMPONENTS)
+        .map(|k| {
+            let odds = odds0 * GRID_RATIO.powi(k as i32);
+            odds / (1.0 + odds)
+        })
+        .take_while(|p| *p <= MAX_ALTERNATIVE)
+        .collect();
+    if ps.is_empty() {
+        // p_ref so close to 1 that no grid point fits: one alternative halfway to 1.
+        ps.push((p_ref + 1.0) / 2.0);
+    }
+    let ln_k = (ps.len() as f64).ln();
+    ps.into_iter()
+        .map(|p| Component {
+            a: (p / p_ref).ln(),
+            b: ((1.0 - p) / (1.0 - p_ref)).ln(),
+            ln_v: -ln_k,
+            capped,
+            log_sr: f64::NEG_INFINITY,
+            log_cusum: f64::NEG_INFINITY,
+            onset: None,
+            seg_events: 0,
+            seg_trials: 0,
+        })
+        .collect()
+}
+
 /// The one-sided binomial e-process with mixtures over alternatives and change points.
 #[derive(Debug, Clone)]
 struct RateTest {
@@ -981,7 +1040,8 @@ struct RateTest {
     log_threshold: f64,
     min_trials: u64,
     comps: Vec<Component>,
-    ln_k: f64,
+    /// `−ln v` of an SLA-tier component (`ln K`, plus `ln 2` with a fast-burn tier).
+    ln_inv_v: f64,
     /// Steps with at least one trial (the change-point index).
     steps: u64,
     trials: u64,
@@ -994,46 +1054,25 @@ struct RateTest {
 }
 
 impl RateTest {
-    fn new(p0: f64, alpha: f64, min_trials: u64) -> Self {
-        let odds0 = p0 / (1.0 - p0);
-        let mut comps = Vec::new();
-        for k in 1..=MAX_COMPONENTS {
-            let odds = odds0 * GRID_RATIO.powi(k as i32);
-            let p = odds / (1.0 + odds);
-            if p > MAX_ALTERNATIVE {
-                break;
+    /// `fast_burn > 1` with `fast_burn · p0` below the grid's top adds the uncapped tier.
+    fn new(p0: f64, alpha: f64, min_trials: u64, fast_burn: f64) -> Self {
+        let mut comps = grid(p0, true);
+        let p_fast = fast_burn * p0;
+        if fast_burn > 1.0 && p_fast < MAX_ALTERNATIVE {
+            let mut fast = grid(p_fast, false);
+            for c in comps.iter_mut().chain(fast.iter_mut()) {
+                c.ln_v -= std::f64::consts::LN_2;
             }
-            comps.push(Component {
-                a: (p / p0).ln(),
-                b: ((1.0 - p) / (1.0 - p0)).ln(),
-                log_sr: f64::NEG_INFINITY,
-                log_cusum: f64::NEG_INFINITY,
-                onset: None,
-                seg_events: 0,
-                seg_trials: 0,
-            });
+            comps.append(&mut fast);
         }
-        if comps.is_empty() {
-            // p0 so close to 1 that no grid point fits: one alternative halfway to 1.
-            let p = (p0 + 1.0) / 2.0;
-            comps.push(Component {
-                a: (p / p0).ln(),
-                b: ((1.0 - p) / (1.0 - p0)).ln(),
-                log_sr: f64::NEG_INFINITY,
-                log_cusum: f64::NEG_INFINITY,
-                onset: None,
-                seg_events: 0,
-                seg_trials: 0,
-            });
-        }
-        let ln_k = (comps.len() as f64).ln();
+        let ln_inv_v = -comps[0].ln_v;
         RateTest {
             p0,
             alpha,
             log_threshold: (1.0 / alpha).ln(),
             min_trials,
             comps,
-            ln_k,
+            ln_inv_v,
             steps: 0,
             trials: 0,
             events: 0,
@@ -1044,9 +1083,10 @@ impl RateTest {
         }
     }
 
-    /// The evidence (nats) a single start at the next step needs: `ln(1/α) + ln K − ln w`.
+    /// The evidence (nats) a single SLA-tier start at the next step needs:
+    /// `ln(1/α) − ln v − ln w`.
     fn full_threshold(&self) -> f64 {
-        self.log_threshold + self.ln_k - ln_weight(self.steps + 1)
+        self.log_threshold + self.ln_inv_v - ln_weight(self.steps + 1)
     }
 
     fn update(&mut self, at: DateTime<Utc>, n: u64, x: u64, cap: Option<f64>) {
@@ -1063,7 +1103,7 @@ impl RateTest {
         let mut best = (f64::NEG_INFINITY, 0);
         for (i, c) in self.comps.iter_mut().enumerate() {
             let mut l = xf * c.a + ff * c.b;
-            if let Some(cap) = cap {
+            if let (Some(cap), true) = (cap, c.capped) {
                 l = l.min(cap);
             }
             c.log_sr = log_add_exp(c.log_sr, ln_w) + l;
@@ -1076,11 +1116,11 @@ impl RateTest {
             c.log_cusum += l;
             c.seg_events += x;
             c.seg_trials += n;
-            if c.log_sr > best.0 {
-                best = (c.log_sr, i);
+            if c.log_sr + c.ln_v > best.0 {
+                best = (c.log_sr + c.ln_v, i);
             }
         }
-        let log_mix = log_sum_exp(self.comps.iter().map(|c| c.log_sr)) - self.ln_k;
+        let log_mix = log_sum_exp(self.comps.iter().map(|c| c.log_sr + c.ln_v));
         self.log_e = log_add_exp(ln_tail(self.steps), log_mix);
         if self.crossing.is_none()
             && self.log_e >= self.log_threshold
