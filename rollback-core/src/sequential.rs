@@ -81,6 +81,29 @@
 //! SLA window would average away, is not a reason to roll back. The cost is a delay of at least
 //! `D` on real breaches. `D = 0` (the default) turns the cap off.
 //!
+//! **Fast burn (optional).** Persistence treats every excursion alike, so a release that fails
+//! one request in eight waits `D` like one that fails one in a hundred. With `fast_burn = b > 1`
+//! the mixture gets a second tier: the same grid and change-point recursion, *uncapped*, but
+//! testing the wider null `p_t ≤ b·p0` (likelihood ratios against `b·p0` for alternatives
+//! `odds(p_k) = odds(b·p0) · 1.5^k`). Each tier gets half the mixture weight:
+//!
+//! ```text
+//! E_t = ½ · E_t^SLA(capped, vs p0) + ½ · E_t^fast(uncapped, vs b·p0)
+//! ```
+//!
+//! Under the SLA null `p_t ≤ p0` we also have `p_t ≤ b·p0`, so the fast tier is a test
+//! supermartingale too, and so is the average: Ville's bound `P(∃t: E_t ≥ 1/α) ≤ α` holds
+//! against the SLA exactly as before. The price is `ln 2 ≈ 0.7` nats on the SLA tier (its cap
+//! is computed with weight `1/(2K)`). What changes is *which* alternatives escape persistence:
+//! only rates confidently above `b` times the SLA, an emergency at any duration (the
+//! multi-window burn-rate alerts of the SRE workbook page on a 14.4× or 6× burn within minutes
+//! and leave slower burns to longer windows). Excursions between `p0` and `b·p0` still need
+//! about `D` of persistent evidence; an excursion *at or below* `b·p0` gives the fast tier no
+//! evidence in expectation, however much traffic it carries. The choice of `b` is a statement
+//! about the service: set it above the size of the short error blips it normally has (pod
+//! restarts, a dependency hiccup), or those blips reach the threshold without waiting `D`.
+//! The latency sign test (`p0 = ½`) has no fast tier.
+//!
 //! **Explanation.** Alongside the sum we keep, per component, the *max* recursion
 //! `C_t = max(C_{t−1}, ln w_t) + ln LR_t` (a CUSUM); its arg-max start is the most likely onset
 //! of the bad period, and the counts since that onset give the reported rate. The interval
@@ -1481,6 +1504,13 @@ mod tests {
             (DetectorConfig::with_error_rate(1.5), "(0, 1)"),
             (
                 DetectorConfig {
+                    fast_burn: 0.5,
+                    ..DetectorConfig::default()
+                },
+                "fast_burn",
+            ),
+            (
+                DetectorConfig {
                     step: Duration::ZERO,
                     ..DetectorConfig::default()
                 },
@@ -1593,6 +1623,71 @@ mod tests {
             .since
             .expect("sustained breach missed");
         assert!(since >= at(625) && since <= at(660), "since {since}");
+    }
+
+    #[test]
+    fn fast_burn_tier_keeps_false_detections_at_the_sla_boundary_below_alpha() {
+        // Both tiers are supermartingales under p_t <= p0, so their mixture is too.
+        let (alpha, streams) = (0.05, 2000u64);
+        let cfg = DetectorConfig {
+            persistence: Duration::from_secs(5),
+            step: Duration::from_secs(1),
+            fast_burn: 2.0,
+            ..config(alpha, 0.01)
+        };
+        let hits = simulate(&cfg, streams, 2000, |_, _| 0.01)
+            .iter()
+            .filter(|d| d.is_some())
+            .count();
+        let rate = hits as f64 / streams as f64;
+        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
+        assert!(rate <= alpha + slack, "false detections {hits}/{streams}");
+    }
+
+    #[test]
+    fn fast_burn_skips_the_persistence_wait_only_above_b_times_the_sla() {
+        let cfg = DetectorConfig {
+            persistence: Duration::from_secs(30),
+            step: Duration::from_secs(1),
+            fast_burn: 10.0,
+            ..config(0.01, 0.005)
+        };
+        // 1,000 req/s at 0.1 %, a 10-second blip at 3 % (6x the SLA, under the fast tier's
+        // 5 %), then 12.4 % from 600 s.
+        let run = |bad: u64| {
+            let mut d = SequentialDetector::new(cfg.clone()).unwrap();
+            let mut rng = Rng(11);
+            for s in 0..900 {
+                let p = match s {
+                    300..310 => 0.03,
+                    600.. => bad as f64 / 1000.0,
+                    _ => 0.001,
+                };
+                d.observe(Observation::counts(at(s), 1000, rng.binomial(1000, p)))
+                    .unwrap();
+                if s == 599 {
+                    assert!(!d.breached(), "blip: {}", d.verdict().explanation);
+                }
+            }
+            d.verdict()
+        };
+        let fast = run(124);
+        let since = fast.metrics[0].since.expect("12.4 % missed");
+        assert!(since <= at(602), "12.4 % declared at {since}");
+        assert!(
+            fast.explanation.contains("fast burn"),
+            "{}",
+            fast.explanation
+        );
+        // 2 % is 4x the SLA: only the persistence-capped tier sees it.
+        let slow = run(20);
+        let since = slow.metrics[0].since.expect("2 % missed");
+        assert!(since >= at(625), "2 % declared at {since}");
+        assert!(
+            !slow.explanation.contains("fast burn"),
+            "{}",
+            slow.explanation
+        );
     }
 
     #[test]
