@@ -30,7 +30,10 @@
 //!   reaches 5 (Flagger checks the counter before running the next analysis); a window without
 //!   requests fails the check (no values found);
 //! * `sequential`: [`SequentialDetector`] with `alpha = 0.01`, `p0 = 0.5 %`, `min_requests = 50`;
-//!   `sequential-p10s` and `sequential-p15s` add `persistence = 10 s` and `15 s`.
+//!   `sequential-p10s` and `sequential-p15s` add `persistence = 10 s` and `15 s`;
+//!   `sequential-p15s-b10` and `-b5` add a fast-burn tier (`fast_burn = 10` / `5`: an uncapped
+//!   test of `p ≤ 5 %` / `2.5 %` sharing the evidence budget, so rates confidently above it
+//!   skip the persistence wait).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -308,12 +311,13 @@ impl Rule for Sequential {
     }
 }
 
-fn sequential_config(persistence: Duration) -> DetectorConfig {
+fn sequential_config(persistence: Duration, fast_burn: f64) -> DetectorConfig {
     DetectorConfig {
         alpha: 0.01,
         min_requests: 50,
         step: Duration::from_secs(1),
         persistence,
+        fast_burn,
         ..DetectorConfig::with_error_rate(SLA)
     }
 }
@@ -322,15 +326,23 @@ fn rules() -> Vec<Box<dyn Rule>> {
     vec![
         Box::new(Sequential {
             name: "sequential",
-            config: sequential_config(Duration::ZERO),
+            config: sequential_config(Duration::ZERO, 0.0),
         }),
         Box::new(Sequential {
             name: "sequential-p10s",
-            config: sequential_config(Duration::from_secs(10)),
+            config: sequential_config(Duration::from_secs(10), 0.0),
         }),
         Box::new(Sequential {
             name: "sequential-p15s",
-            config: sequential_config(Duration::from_secs(15)),
+            config: sequential_config(Duration::from_secs(15), 0.0),
+        }),
+        Box::new(Sequential {
+            name: "sequential-p15s-b10",
+            config: sequential_config(Duration::from_secs(15), 10.0),
+        }),
+        Box::new(Sequential {
+            name: "sequential-p15s-b5",
+            config: sequential_config(Duration::from_secs(15), 5.0),
         }),
         Box::new(Windows {
             consecutive: 1,
@@ -439,7 +451,7 @@ fn bench_observe(c: &mut Criterion) {
     g.throughput(Throughput::Elements(obs.len() as u64));
     g.bench_function("observe_3600_steps_100rps", |b| {
         b.iter_batched(
-            || SequentialDetector::new(sequential_config(Duration::ZERO)),
+            || SequentialDetector::new(sequential_config(Duration::ZERO, 0.0)),
             |d| {
                 let Ok(mut d) = d else { return false };
                 for o in &obs {
@@ -453,7 +465,7 @@ fn bench_observe(c: &mut Criterion) {
         )
     });
     g.bench_function("verdict", |b| {
-        let mut d = SequentialDetector::new(sequential_config(Duration::ZERO));
+        let mut d = SequentialDetector::new(sequential_config(Duration::ZERO, 0.0));
         if let Ok(d) = d.as_mut() {
             for o in &obs {
                 let _ = d.observe(*o);

@@ -81,6 +81,29 @@
 //! SLA window would average away, is not a reason to roll back. The cost is a delay of at least
 //! `D` on real breaches. `D = 0` (the default) turns the cap off.
 //!
+//! **Fast burn (optional).** Persistence treats every excursion alike, so a release that fails
+//! one request in eight waits `D` like one that fails one in a hundred. With `fast_burn = b > 1`
+//! the mixture gets a second tier: the same grid and change-point recursion, *uncapped*, but
+//! testing the wider null `p_t ≤ b·p0` (likelihood ratios against `b·p0` for alternatives
+//! `odds(p_k) = odds(b·p0) · 1.5^k`). Each tier gets half the mixture weight:
+//!
+//! ```text
+//! E_t = ½ · E_t^SLA(capped, vs p0) + ½ · E_t^fast(uncapped, vs b·p0)
+//! ```
+//!
+//! Under the SLA null `p_t ≤ p0` we also have `p_t ≤ b·p0`, so the fast tier is a test
+//! supermartingale too, and so is the average: Ville's bound `P(∃t: E_t ≥ 1/α) ≤ α` holds
+//! against the SLA exactly as before. The price is `ln 2 ≈ 0.7` nats on the SLA tier (its cap
+//! is computed with weight `1/(2K)`). What changes is *which* alternatives escape persistence:
+//! only rates confidently above `b` times the SLA, an emergency at any duration (the
+//! multi-window burn-rate alerts of the SRE workbook page on a 14.4× or 6× burn within minutes
+//! and leave slower burns to longer windows). Excursions between `p0` and `b·p0` still need
+//! about `D` of persistent evidence; an excursion *at or below* `b·p0` gives the fast tier no
+//! evidence in expectation, however much traffic it carries. The choice of `b` is a statement
+//! about the service: set it above the size of the short error blips it normally has (pod
+//! restarts, a dependency hiccup), or those blips reach the threshold without waiting `D`.
+//! The latency sign test (`p0 = ½`) has no fast tier.
+//!
 //! **Explanation.** Alongside the sum we keep, per component, the *max* recursion
 //! `C_t = max(C_{t−1}, ln w_t) + ln LR_t` (a CUSUM); its arg-max start is the most likely onset
 //! of the bad period, and the counts since that onset give the reported rate. The interval
@@ -186,6 +209,12 @@ pub struct DetectorConfig {
     /// module documentation.
     #[serde(with = "humantime_serde")]
     pub persistence: Duration,
+    /// Fast-burn multiple `b` (0 = off, the default; otherwise > 1): half the evidence budget
+    /// goes to a second, uncapped test of `p ≤ b · p0`, so a rate confidently above `b` times
+    /// the SLA is declared without waiting for `persistence`. Applies to the error rate and to
+    /// slow-request counts when `b · p0 < 1`, not to the latency sign test. See the module
+    /// documentation.
+    pub fast_burn: f64,
     /// The data's native step (default 10 s): the span of the first observation when
     /// `persistence` is on.
     #[serde(with = "humantime_serde")]
@@ -207,6 +236,7 @@ impl Default for DetectorConfig {
             min_requests: 50,
             min_samples: 5,
             persistence: Duration::ZERO,
+            fast_burn: 0.0,
             step: Duration::from_secs(10),
             stale_after: Duration::from_secs(120),
             no_data: NoDataPolicy::Fail,
@@ -274,6 +304,12 @@ impl DetectorConfig {
                     t.max, t.critical
                 )));
             }
+        }
+        if !(self.fast_burn == 0.0 || (self.fast_burn > 1.0 && self.fast_burn * p0 < 1.0)) {
+            return Err(Error::invalid_input(format!(
+                "detector fast_burn = {}: expected 0 (off) or a multiple of error_rate.max greater than 1 with fast_burn × max < 1 (max = {p0}), e.g. 10",
+                self.fast_burn
+            )));
         }
         if self.step.is_zero() {
             return Err(Error::invalid_input(
@@ -589,12 +625,16 @@ impl SequentialDetector {
     pub fn new(config: DetectorConfig) -> Result<Self> {
         config.validate()?;
         let alpha = config.alpha / config.tests() as f64;
-        let error = RateTest::new(config.error_rate.max, alpha, config.min_requests);
+        let fast = config.fast_burn;
+        let error = RateTest::new(config.error_rate.max, alpha, config.min_requests, fast);
         let latency = config.latency.map(|l| match l.source {
-            LatencySource::SlowCounts => {
-                RateTest::new(1.0 - l.quantile.as_fraction(), alpha, config.min_requests)
-            }
-            LatencySource::QuantileSamples => RateTest::new(0.5, alpha, config.min_samples),
+            LatencySource::SlowCounts => RateTest::new(
+                1.0 - l.quantile.as_fraction(),
+                alpha,
+                config.min_requests,
+                fast,
+            ),
+            LatencySource::QuantileSamples => RateTest::new(0.5, alpha, config.min_samples, 0.0),
         });
         Ok(SequentialDetector {
             config,
@@ -875,8 +915,16 @@ impl SequentialDetector {
                     )
                 },
             );
+            let tier = if comp.capped {
+                String::new()
+            } else {
+                format!(
+                    ", fast burn: over {}× the SLA",
+                    fmt_e(self.config.fast_burn)
+                )
+            };
             v.explanation = format!(
-                "{} {what}: {value} {sla_text} since {}{}: e-value {} >= {} (alpha {})",
+                "{} {what}: {value} {sla_text} since {}{}: e-value {} >= {} (alpha {}{tier})",
                 v.severity.unwrap_or(Severity::High),
                 c.at.format("%H:%M:%S"),
                 comp.onset
@@ -959,10 +1007,14 @@ struct Crossing {
 /// One alternative `p_k` of the mixture, with its Shiryaev–Roberts and CUSUM recursions.
 #[derive(Debug, Clone)]
 struct Component {
-    /// `ln(p_k / p0)`.
+    /// `ln(p_k / p_ref)`, where `p_ref` is `p0` (SLA tier) or `b · p0` (fast-burn tier).
     a: f64,
-    /// `ln((1 − p_k) / (1 − p0))`.
+    /// `ln((1 − p_k) / (1 − p_ref))`.
     b: f64,
+    /// `ln v_k`, the component's mixture weight.
+    ln_v: f64,
+    /// Whether the persistence cap applies (SLA tier) or not (fast-burn tier).
+    capped: bool,
     /// `ln R_t(k)`.
     log_sr: f64,
     /// `ln C_t(k)` (max over starts).
@@ -973,6 +1025,36 @@ struct Component {
     seg_trials: u64,
 }
 
+/// The grid of alternatives above `p_ref`, `odds(p_k) = odds(p_ref) · 1.5^k`.
+fn grid(p_ref: f64, capped: bool) -> Vec<Component> {
+    let odds0 = p_ref / (1.0 - p_ref);
+    let mut ps: Vec<f64> = (1..=MAX_COMPONENTS)
+        .map(|k| {
+            let odds = odds0 * GRID_RATIO.powi(k as i32);
+            odds / (1.0 + odds)
+        })
+        .take_while(|p| *p <= MAX_ALTERNATIVE)
+        .collect();
+    if ps.is_empty() {
+        // p_ref so close to 1 that no grid point fits: one alternative halfway to 1.
+        ps.push((p_ref + 1.0) / 2.0);
+    }
+    let ln_k = (ps.len() as f64).ln();
+    ps.into_iter()
+        .map(|p| Component {
+            a: (p / p_ref).ln(),
+            b: ((1.0 - p) / (1.0 - p_ref)).ln(),
+            ln_v: -ln_k,
+            capped,
+            log_sr: f64::NEG_INFINITY,
+            log_cusum: f64::NEG_INFINITY,
+            onset: None,
+            seg_events: 0,
+            seg_trials: 0,
+        })
+        .collect()
+}
+
 /// The one-sided binomial e-process with mixtures over alternatives and change points.
 #[derive(Debug, Clone)]
 struct RateTest {
@@ -981,7 +1063,8 @@ struct RateTest {
     log_threshold: f64,
     min_trials: u64,
     comps: Vec<Component>,
-    ln_k: f64,
+    /// `−ln v` of an SLA-tier component (`ln K`, plus `ln 2` with a fast-burn tier).
+    ln_inv_v: f64,
     /// Steps with at least one trial (the change-point index).
     steps: u64,
     trials: u64,
@@ -994,46 +1077,25 @@ struct RateTest {
 }
 
 impl RateTest {
-    fn new(p0: f64, alpha: f64, min_trials: u64) -> Self {
-        let odds0 = p0 / (1.0 - p0);
-        let mut comps = Vec::new();
-        for k in 1..=MAX_COMPONENTS {
-            let odds = odds0 * GRID_RATIO.powi(k as i32);
-            let p = odds / (1.0 + odds);
-            if p > MAX_ALTERNATIVE {
-                break;
+    /// `fast_burn > 1` with `fast_burn · p0` below the grid's top adds the uncapped tier.
+    fn new(p0: f64, alpha: f64, min_trials: u64, fast_burn: f64) -> Self {
+        let mut comps = grid(p0, true);
+        let p_fast = fast_burn * p0;
+        if fast_burn > 1.0 && p_fast < MAX_ALTERNATIVE {
+            let mut fast = grid(p_fast, false);
+            for c in comps.iter_mut().chain(fast.iter_mut()) {
+                c.ln_v -= std::f64::consts::LN_2;
             }
-            comps.push(Component {
-                a: (p / p0).ln(),
-                b: ((1.0 - p) / (1.0 - p0)).ln(),
-                log_sr: f64::NEG_INFINITY,
-                log_cusum: f64::NEG_INFINITY,
-                onset: None,
-                seg_events: 0,
-                seg_trials: 0,
-            });
+            comps.append(&mut fast);
         }
-        if comps.is_empty() {
-            // p0 so close to 1 that no grid point fits: one alternative halfway to 1.
-            let p = (p0 + 1.0) / 2.0;
-            comps.push(Component {
-                a: (p / p0).ln(),
-                b: ((1.0 - p) / (1.0 - p0)).ln(),
-                log_sr: f64::NEG_INFINITY,
-                log_cusum: f64::NEG_INFINITY,
-                onset: None,
-                seg_events: 0,
-                seg_trials: 0,
-            });
-        }
-        let ln_k = (comps.len() as f64).ln();
+        let ln_inv_v = -comps[0].ln_v;
         RateTest {
             p0,
             alpha,
             log_threshold: (1.0 / alpha).ln(),
             min_trials,
             comps,
-            ln_k,
+            ln_inv_v,
             steps: 0,
             trials: 0,
             events: 0,
@@ -1044,9 +1106,10 @@ impl RateTest {
         }
     }
 
-    /// The evidence (nats) a single start at the next step needs: `ln(1/α) + ln K − ln w`.
+    /// The evidence (nats) a single SLA-tier start at the next step needs:
+    /// `ln(1/α) − ln v − ln w`.
     fn full_threshold(&self) -> f64 {
-        self.log_threshold + self.ln_k - ln_weight(self.steps + 1)
+        self.log_threshold + self.ln_inv_v - ln_weight(self.steps + 1)
     }
 
     fn update(&mut self, at: DateTime<Utc>, n: u64, x: u64, cap: Option<f64>) {
@@ -1063,7 +1126,7 @@ impl RateTest {
         let mut best = (f64::NEG_INFINITY, 0);
         for (i, c) in self.comps.iter_mut().enumerate() {
             let mut l = xf * c.a + ff * c.b;
-            if let Some(cap) = cap {
+            if let (Some(cap), true) = (cap, c.capped) {
                 l = l.min(cap);
             }
             c.log_sr = log_add_exp(c.log_sr, ln_w) + l;
@@ -1076,11 +1139,11 @@ impl RateTest {
             c.log_cusum += l;
             c.seg_events += x;
             c.seg_trials += n;
-            if c.log_sr > best.0 {
-                best = (c.log_sr, i);
+            if c.log_sr + c.ln_v > best.0 {
+                best = (c.log_sr + c.ln_v, i);
             }
         }
-        let log_mix = log_sum_exp(self.comps.iter().map(|c| c.log_sr)) - self.ln_k;
+        let log_mix = log_sum_exp(self.comps.iter().map(|c| c.log_sr + c.ln_v));
         self.log_e = log_add_exp(ln_tail(self.steps), log_mix);
         if self.crossing.is_none()
             && self.log_e >= self.log_threshold
@@ -1441,6 +1504,13 @@ mod tests {
             (DetectorConfig::with_error_rate(1.5), "(0, 1)"),
             (
                 DetectorConfig {
+                    fast_burn: 0.5,
+                    ..DetectorConfig::default()
+                },
+                "fast_burn",
+            ),
+            (
+                DetectorConfig {
                     step: Duration::ZERO,
                     ..DetectorConfig::default()
                 },
@@ -1553,6 +1623,71 @@ mod tests {
             .since
             .expect("sustained breach missed");
         assert!(since >= at(625) && since <= at(660), "since {since}");
+    }
+
+    #[test]
+    fn fast_burn_tier_keeps_false_detections_at_the_sla_boundary_below_alpha() {
+        // Both tiers are supermartingales under p_t <= p0, so their mixture is too.
+        let (alpha, streams) = (0.05, 2000u64);
+        let cfg = DetectorConfig {
+            persistence: Duration::from_secs(5),
+            step: Duration::from_secs(1),
+            fast_burn: 2.0,
+            ..config(alpha, 0.01)
+        };
+        let hits = simulate(&cfg, streams, 2000, |_, _| 0.01)
+            .iter()
+            .filter(|d| d.is_some())
+            .count();
+        let rate = hits as f64 / streams as f64;
+        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
+        assert!(rate <= alpha + slack, "false detections {hits}/{streams}");
+    }
+
+    #[test]
+    fn fast_burn_skips_the_persistence_wait_only_above_b_times_the_sla() {
+        let cfg = DetectorConfig {
+            persistence: Duration::from_secs(30),
+            step: Duration::from_secs(1),
+            fast_burn: 10.0,
+            ..config(0.01, 0.005)
+        };
+        // 1,000 req/s at 0.1 %, a 10-second blip at 3 % (6x the SLA, under the fast tier's
+        // 5 %), then 12.4 % from 600 s.
+        let run = |bad: u64| {
+            let mut d = SequentialDetector::new(cfg.clone()).unwrap();
+            let mut rng = Rng(11);
+            for s in 0..900 {
+                let p = match s {
+                    300..310 => 0.03,
+                    600.. => bad as f64 / 1000.0,
+                    _ => 0.001,
+                };
+                d.observe(Observation::counts(at(s), 1000, rng.binomial(1000, p)))
+                    .unwrap();
+                if s == 599 {
+                    assert!(!d.breached(), "blip: {}", d.verdict().explanation);
+                }
+            }
+            d.verdict()
+        };
+        let fast = run(124);
+        let since = fast.metrics[0].since.expect("12.4 % missed");
+        assert!(since <= at(602), "12.4 % declared at {since}");
+        assert!(
+            fast.explanation.contains("fast burn"),
+            "{}",
+            fast.explanation
+        );
+        // 2 % is 4x the SLA: only the persistence-capped tier sees it.
+        let slow = run(20);
+        let since = slow.metrics[0].since.expect("2 % missed");
+        assert!(since >= at(625), "2 % declared at {since}");
+        assert!(
+            !slow.explanation.contains("fast burn"),
+            "{}",
+            slow.explanation
+        );
     }
 
     #[test]
