@@ -244,6 +244,9 @@ pub struct SequentialPolicy {
     /// seconds do not (default 15 s; 0 turns it off).
     #[serde(with = "humantime_serde")]
     pub persistence: Duration,
+    /// A rate confidently above this multiple of the SLA is flagged at once, without waiting for
+    /// `persistence` (default 5; 0 turns it off). The false-alarm bound is unchanged.
+    pub fast_burn: f64,
 }
 
 impl Default for SequentialPolicy {
@@ -252,6 +255,7 @@ impl Default for SequentialPolicy {
             enabled: true,
             alpha: 0.01,
             persistence: Duration::from_secs(15),
+            fast_burn: 5.0,
         }
     }
 }

@@ -126,6 +126,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             let mut cfg = crate::sequential::DetectorConfig::from_sla(sla, &policy);
             cfg.alpha = policy.sequential.alpha;
             cfg.persistence = policy.sequential.persistence;
+            cfg.fast_burn = policy.sequential.fast_burn;
             match crate::sequential::SequentialDetector::from_series(cfg, &status, Some(&p95)) {
                 Ok(d) => Some(d.verdict_at(self.now())),
                 Err(e) => {
