@@ -119,6 +119,19 @@ pub(crate) fn lb_dimension(arn: &str) -> Option<String> {
     (parts.len() >= 3).then(|| parts[..3].join("/"))
 }
 
+/// Where a datapoint stamped `t` belongs in the answer to `q`.
+///
+/// CloudWatch stamps a period's statistic at the period's start and rounds `StartTime` down
+/// (to the minute for recent data; moto to the second), so the first datapoint of an answer can
+/// be stamped before the queried range although it is the statistic of the period that contains
+/// the range's start. Left there, a window shorter than the period (the orchestrator's health
+/// watch reads its last `health.interval`, e.g. 10 s) would find no sample at or after its start
+/// and read as *no data*. Such a datapoint is reported at the range's start; every other
+/// datapoint keeps its timestamp.
+fn in_range(t: DateTime<Utc>, q: &MetricQuery) -> DateTime<Utc> {
+    t.max(q.range.start)
+}
+
 impl CloudWatchMetrics {
     /// A source over the given clients and configuration (its cluster, pair and custom
     /// metrics).
@@ -207,6 +220,7 @@ impl CloudWatchMetrics {
         Ok(d)
     }
 
+    /// The GetMetricData period of a query: its step, at least 60 s, in whole minutes.
     fn period(q: &MetricQuery) -> i32 {
         let s = q.step.as_secs().max(60);
         i32::try_from(s.div_ceil(60) * 60).unwrap_or(i32::MAX)
@@ -256,7 +270,7 @@ impl CloudWatchMetrics {
                 for (t, v) in res.timestamps().iter().zip(res.values().iter()) {
                     if let Some(t) = crate::releases::to_chrono(t) {
                         if v.is_finite() {
-                            e.push((t, *v));
+                            e.push((in_range(t, q), *v));
                         }
                     }
                 }
