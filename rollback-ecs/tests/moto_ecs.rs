@@ -1,12 +1,15 @@
 //! EcsPlatform and CloudWatchMetrics against the moto server (`scripts/ci/moto.sh`): the
-//! conformance suite, full revert, blue/green switches, lock, marks, evidence, metrics, and
-//! complete rollbacks through the orchestrator.
+//! conformance suite, full revert, blue/green switches, lock, marks, evidence, metrics,
+//! complete rollbacks through the orchestrator, and a call that times out (a proxy in front of
+//! moto that never answers it).
 //!
 //! moto's limits, and what covers them instead (tests/sdk_mocks.rs): `ListServiceDeployments`
 //! answers 500 (history comes from `DescribeServices` here), the service `deployments` list is
 //! simplified (kept from creation: the platform detects and ignores it), stop/continue of service
-//! deployments are not modelled, and `GetMetricData` fails on percentile statistics (the
-//! orchestrator tests read latency through an average custom metric).
+//! deployments are not modelled, `GetMetricData` fails on percentile statistics (the
+//! orchestrator tests read latency through an average custom metric), and it matches metric
+//! dimensions in the order they were put (`alb_metrics` puts response time in the custom
+//! metric's order).
 
 mod common;
 
