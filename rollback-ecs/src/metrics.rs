@@ -79,6 +79,8 @@ struct Dims {
 /// whole, both slots are added up. A single service's target groups come from its
 /// `loadBalancers`. Missing datapoints are never turned into zeros: a step without
 /// `RequestCount` has no error rate, and no datapoints at all is an empty answer (no data).
+/// CloudWatch rounds `StartTime` down to the period: a datapoint stamped before the queried
+/// start is reported at the start, so a window shorter than the period still has its sample.
 ///
 /// ```no_run
 /// # async fn demo(platform: &rollback_ecs::EcsPlatform) {
