@@ -79,6 +79,8 @@ struct Dims {
 /// whole, both slots are added up. A single service's target groups come from its
 /// `loadBalancers`. Missing datapoints are never turned into zeros: a step without
 /// `RequestCount` has no error rate, and no datapoints at all is an empty answer (no data).
+/// CloudWatch rounds `StartTime` down to the period: a datapoint stamped before the queried
+/// start is reported at the start, so a window shorter than the period still has its sample.
 ///
 /// ```no_run
 /// # async fn demo(platform: &rollback_ecs::EcsPlatform) {
@@ -117,6 +119,19 @@ pub(crate) fn lb_dimension(arn: &str) -> Option<String> {
         .1;
     let parts: Vec<&str> = rest.split('/').collect();
     (parts.len() >= 3).then(|| parts[..3].join("/"))
+}
+
+/// Where a datapoint stamped `t` belongs in the answer to `q`.
+///
+/// CloudWatch stamps a period's statistic at the period's start and rounds `StartTime` down
+/// (to the minute for recent data; moto to the second), so the first datapoint of an answer can
+/// be stamped before the queried range although it is the statistic of the period that contains
+/// the range's start. Left there, a window shorter than the period (the orchestrator's health
+/// watch reads its last `health.interval`, e.g. 10 s) would find no sample at or after its start
+/// and read as *no data*. Such a datapoint is reported at the range's start; every other
+/// datapoint keeps its timestamp.
+fn in_range(t: DateTime<Utc>, q: &MetricQuery) -> DateTime<Utc> {
+    t.max(q.range.start)
 }
 
 impl CloudWatchMetrics {
@@ -207,6 +222,7 @@ impl CloudWatchMetrics {
         Ok(d)
     }
 
+    /// The GetMetricData period of a query: its step, at least 60 s, in whole minutes.
     fn period(q: &MetricQuery) -> i32 {
         let s = q.step.as_secs().max(60);
         i32::try_from(s.div_ceil(60) * 60).unwrap_or(i32::MAX)
@@ -256,7 +272,7 @@ impl CloudWatchMetrics {
                 for (t, v) in res.timestamps().iter().zip(res.values().iter()) {
                     if let Some(t) = crate::releases::to_chrono(t) {
                         if v.is_finite() {
-                            e.push((t, *v));
+                            e.push((in_range(t, q), *v));
                         }
                     }
                 }

@@ -1,12 +1,15 @@
 //! EcsPlatform and CloudWatchMetrics against the moto server (`scripts/ci/moto.sh`): the
-//! conformance suite, full revert, blue/green switches, lock, marks, evidence, metrics, and
-//! complete rollbacks through the orchestrator.
+//! conformance suite, full revert, blue/green switches, lock, marks, evidence, metrics,
+//! complete rollbacks through the orchestrator, and a call that times out (a proxy in front of
+//! moto that never answers it).
 //!
 //! moto's limits, and what covers them instead (tests/sdk_mocks.rs): `ListServiceDeployments`
 //! answers 500 (history comes from `DescribeServices` here), the service `deployments` list is
 //! simplified (kept from creation: the platform detects and ignores it), stop/continue of service
-//! deployments are not modelled, and `GetMetricData` fails on percentile statistics (the
-//! orchestrator tests read latency through an average custom metric).
+//! deployments are not modelled, `GetMetricData` fails on percentile statistics (the
+//! orchestrator tests read latency through an average custom metric), and it matches metric
+//! dimensions in the order they were put (`alb_metrics` puts response time in the custom
+//! metric's order).
 
 mod common;
 
@@ -456,8 +459,10 @@ impl MetricsSource for MotoMetrics {
 
 fn fast_policy() -> Policy {
     let mut p = Policy::default();
-    // Windows of at least one CloudWatch period (60 s): moto buckets datapoints from the start
-    // of the queried range, so a shorter window can fall between buckets.
+    // Health samples and gradual observations read their last 15 s at a 60 s CloudWatch period:
+    // the one datapoint of such a window is stamped at (or, on real CloudWatch, before) the
+    // window's start, and CloudWatchMetrics reports it inside the window. The data comes from
+    // `alb_metrics`, one datapoint every 10 s until 5 min ahead, so every window holds some.
     p.health.interval = Duration::from_secs(15);
     p.health.duration = Duration::from_secs(90);
     p.health.consecutive = 2;
@@ -481,8 +486,22 @@ fn latency_metric() -> CustomMetric {
     .expect("custom metric")
 }
 
-async fn orchestrated_blue_green(strategy: StrategyChoice, prefix: &str) {
-    let Some(url) = moto() else { return };
+/// The percents of traffic on `revision` after each `set_traffic` step of a report.
+fn traffic_steps(report: &rollback_core::RollbackReport, revision: &str) -> Vec<u8> {
+    report
+        .executions
+        .iter()
+        .flat_map(|e| e.steps.iter())
+        .filter(|s| s.ok)
+        .filter_map(|s| s.split.as_ref().map(|t| t.percent_for(revision)))
+        .collect()
+}
+
+/// Rolls the pair back from green (v1.1.0) to blue (v1.0.0) with `strategy` and checks the
+/// listener, both services and both task definitions' tags afterwards; returns the percents of
+/// traffic on blue after each traffic step.
+async fn orchestrated_blue_green(strategy: StrategyChoice, prefix: &str) -> Option<Vec<u8>> {
+    let url = moto()?;
     let c = clients(&url).await;
     let w = blue_green(&c, &url, prefix).await;
     let pair = w.pair.clone().expect("pair");
@@ -528,32 +547,63 @@ async fn orchestrated_blue_green(strategy: StrategyChoice, prefix: &str) {
         .await
         .expect("report");
     assert_eq!(report.outcome, Outcome::RolledBack, "{report:#?}");
+    // The health watch saw blue in SLA on real readings, not on missing data.
+    let watch = report.health.last().expect("a health watch");
+    assert!(watch.stable, "{watch:#?}");
+    let sample = watch.samples.last().expect("samples");
+    assert!(
+        sample.assessment.readings.iter().all(|r| r.value.is_some()),
+        "{sample:#?}"
+    );
     assert_eq!(weights(&c, &w).await, (100, 0));
-    // Clean-up: the failed slot is scaled to 0, its task definition kept and marked failed.
+    // Blue serves v1.0.0 unchanged; clean-up scaled green to 0 and kept its task definition.
     assert_eq!(
-        service_state(&c, &w.cluster, &pair.green.service).await.1,
-        0
+        service_state(&c, &w.cluster, &pair.blue.service).await,
+        (w.td_good.clone(), 2)
+    );
+    assert_eq!(
+        service_state(&c, &w.cluster, &pair.green.service).await,
+        (w.td_bad.clone(), 0)
     );
     assert_eq!(td_status(&c, &w.td_bad).await, "ACTIVE");
-    assert!(td_tags(&c, &w.td_bad)
-        .await
-        .contains(&("rollback:mark".into(), "failed".into())));
+    // Marks: v1.1.0 failed, v1.0.0 verified by the health watch.
+    assert!(
+        td_tags(&c, &w.td_bad)
+            .await
+            .contains(&("rollback:mark".into(), "failed".into())),
+        "{:?}",
+        td_tags(&c, &w.td_bad).await
+    );
+    assert!(
+        td_tags(&c, &w.td_good)
+            .await
+            .contains(&("rollback:mark".into(), "verified".into())),
+        "{:?}",
+        td_tags(&c, &w.td_good).await
+    );
+    Some(traffic_steps(&report, &w.td_good))
 }
 
 #[tokio::test]
-#[ignore = "on moto the health watch reads no data in its short windows (GetMetricData buckets start at the range start), so the run fails closed after switching; run with --ignored to see it"]
 async fn orchestrator_rolls_a_blue_green_pair_back_instantly() {
-    orchestrated_blue_green(StrategyChoice::Auto, "orch-instant").await;
+    let Some(steps) = orchestrated_blue_green(StrategyChoice::Auto, "orch-instant").await else {
+        return;
+    };
+    assert_eq!(steps, [100], "one listener switch");
 }
 
 #[tokio::test]
-#[ignore = "on moto the health watch reads no data in its short windows (GetMetricData buckets start at the range start), so the run fails closed after switching; run with --ignored to see it"]
 async fn orchestrator_rolls_a_blue_green_pair_back_gradually() {
-    orchestrated_blue_green(
+    let Some(steps) = orchestrated_blue_green(
         StrategyChoice::Forced(rollback_core::Strategy::Gradual),
         "orch-gradual",
     )
-    .await;
+    .await
+    else {
+        return;
+    };
+    // The policy's steps, each observed in SLA before the next.
+    assert_eq!(steps, [50, 100]);
 }
 
 #[tokio::test]
@@ -597,4 +647,96 @@ async fn orchestrator_reverts_a_single_service() {
         "{report:#?}"
     );
     assert_eq!(td_status(&c, &w.td_bad).await, "ACTIVE");
+}
+
+/// Fault injection: the listener switch never answers. Each attempt ends at the SDK's attempt
+/// timeout as a temporary `TimedOut`, the orchestrator retries it `retry.attempts` times, and the
+/// failed run leaves the listener, both services and both task definitions as they were.
+#[tokio::test]
+async fn a_listener_switch_that_times_out_is_retried_and_changes_nothing() {
+    let Some(url) = moto() else { return };
+    let c = clients(&url).await;
+    let w = blue_green(&c, &url, "timeout").await;
+    let pair = w.pair.clone().expect("pair");
+    let listener = w.listener_arn.clone().expect("listener");
+    alb_metrics(
+        &c,
+        &pair.green.target_group_arn,
+        &listener,
+        0.124,
+        3.2,
+        &w.cluster,
+        &pair.green.service,
+    )
+    .await;
+    let proxy = StallingProxy::start(&url, &["Action=ModifyListener"]).await;
+    let slow = clients_with_attempt_timeout(&proxy.url, Duration::from_millis(500)).await;
+    let p = EcsPlatform::new(slow, w.config(&proxy.url)).expect("platform");
+    let metrics = MotoMetrics(
+        CloudWatchMetrics::for_platform(&p).with_custom("latency_avg_ms", latency_metric()),
+    );
+    let target = p.default_target(Environment::Production).expect("target");
+    let mut policy = fast_policy();
+    policy.retry.attempts = 3;
+    policy.retry.initial_backoff = Duration::from_millis(20);
+    let orchestrator = Orchestrator::builder(p, metrics)
+        .policy(policy)
+        .build()
+        .expect("orchestrator");
+    let report = orchestrator
+        .start(
+            RollbackRequest::new(target)
+                .reason("5xx after deploying v1.1.0")
+                .strategy(StrategyChoice::Forced(rollback_core::Strategy::Instant))
+                .to("v1.0.0".parse().expect("version")),
+        )
+        .report()
+        .await
+        .expect("report");
+    assert_eq!(report.outcome, Outcome::Failed, "{report:#?}");
+    let error = report.error.clone().expect("error");
+    assert_eq!(error.kind, ErrorKind::TimedOut, "{error:?}");
+    assert!(error.temporary, "{error:?}");
+    assert!(
+        error
+            .message
+            .contains("ModifyListener did not answer within the SDK's timeout"),
+        "{error:?}"
+    );
+    // One attempt per orchestrator retry, none by the SDK.
+    assert_eq!(proxy.stalled(), 3);
+    let switch = report
+        .executions
+        .iter()
+        .flat_map(|e| e.steps.iter())
+        .find(|s| s.action == "set_traffic")
+        .expect("a set_traffic step");
+    assert!(!switch.ok, "{switch:?}");
+    // Nothing changed: green keeps all traffic, both slots run as before, no marks.
+    assert!(
+        report
+            .final_state
+            .as_ref()
+            .and_then(|f| f.traffic.as_ref())
+            .is_some_and(|t| t.is_all_to(&w.td_bad)),
+        "{:?}",
+        report.final_state
+    );
+    assert_eq!(weights(&c, &w).await, (0, 100));
+    assert_eq!(
+        service_state(&c, &w.cluster, &pair.blue.service).await,
+        (w.td_good.clone(), 2)
+    );
+    assert_eq!(
+        service_state(&c, &w.cluster, &pair.green.service).await,
+        (w.td_bad.clone(), 2)
+    );
+    for td in [&w.td_good, &w.td_bad] {
+        let tags = td_tags(&c, td).await;
+        assert!(
+            !tags.iter().any(|(k, _)| k.starts_with("rollback:")),
+            "{td}: {tags:?}"
+        );
+        assert_eq!(td_status(&c, td).await, "ACTIVE");
+    }
 }

@@ -22,8 +22,11 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
-use rollback_core::{Environment, ErrorKind, Platform, Release, Target, Version};
-use rollback_ecs::{AwsClients, DeploymentHistory, EcsConfig, EcsPlatform};
+use rollback_core::{
+    Environment, ErrorKind, MetricKind, MetricQuery, MetricsSource, Platform, Quantile, Release,
+    Target, TimeRange, Version,
+};
+use rollback_ecs::{AwsClients, CloudWatchMetrics, DeploymentHistory, EcsConfig, EcsPlatform};
 
 const TD1: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
 const TD2: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
@@ -382,4 +385,148 @@ async fn access_denied_names_the_action() {
     let e = p.releases(&target()).await.expect_err("denied");
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
     assert!(e.message().contains("grant `ecs:DescribeServices`"), "{e}");
+}
+
+const TG: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067";
+const LB: &str =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/shop/50dc6c495c0c9188";
+
+/// Path: `Latency(P95)` of a single service behind an ALB → DescribeServices (its target group)
+/// → DescribeTargetGroups (its load balancer) → GetMetricData with `TargetResponseTime` at `p95`,
+/// period 60 s; CloudWatch's seconds come back as milliseconds, and the datapoint CloudWatch
+/// stamps at the minute before the queried start (it rounds `StartTime` down) is reported at the
+/// start, so a window shorter than the period still has its sample.
+#[tokio::test]
+async fn p95_latency_is_read_as_a_cloudwatch_percentile_in_milliseconds() {
+    use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
+    use aws_sdk_cloudwatch::types::{MetricDataResult, StatusCode as CwStatus};
+    use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
+    use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-02T10:15:34Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let minute = |m: i64| {
+        aws_smithy_types::DateTime::from_secs(
+            chrono::DateTime::parse_from_rfc3339("2026-03-02T10:15:00Z")
+                .expect("time")
+                .timestamp()
+                + 60 * m,
+        )
+    };
+    let services = mock!(Ecs::describe_services).then_output(|| {
+        DescribeServicesOutput::builder()
+            .services(
+                Service::builder()
+                    .service_name("web")
+                    .status("ACTIVE")
+                    .task_definition(TD2)
+                    .desired_count(2)
+                    .running_count(2)
+                    .load_balancers(
+                        aws_sdk_ecs::types::LoadBalancer::builder()
+                            .target_group_arn(TG)
+                            .container_name("app")
+                            .container_port(8080)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let groups = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+        .match_requests(|r| r.target_group_arns() == [TG])
+        .then_output(|| {
+            DescribeTargetGroupsOutput::builder()
+                .target_groups(
+                    TargetGroup::builder()
+                        .target_group_arn(TG)
+                        .load_balancer_arns(LB)
+                        .build(),
+                )
+                .build()
+        });
+    let data = mock!(aws_sdk_cloudwatch::Client::get_metric_data)
+        .match_requests(|r| {
+            let [q] = r.metric_data_queries() else {
+                return false;
+            };
+            let Some(stat) = q.metric_stat() else {
+                return false;
+            };
+            let metric = stat.metric().expect("metric");
+            let dims: Vec<(&str, &str)> = metric
+                .dimensions()
+                .iter()
+                .map(|d| (d.name().unwrap_or_default(), d.value().unwrap_or_default()))
+                .collect();
+            stat.stat() == Some("p95")
+                && stat.period() == Some(60)
+                && metric.namespace() == Some("AWS/ApplicationELB")
+                && metric.metric_name() == Some("TargetResponseTime")
+                && dims
+                    == [
+                        ("TargetGroup", "targetgroup/web/73e2d6bc24d8a067"),
+                        ("LoadBalancer", "app/shop/50dc6c495c0c9188"),
+                    ]
+        })
+        .then_output(move || {
+            GetMetricDataOutput::builder()
+                .metric_data_results(
+                    MetricDataResult::builder()
+                        .id("l0")
+                        .timestamps(minute(0))
+                        .values(0.25)
+                        .timestamps(minute(1))
+                        .values(0.31)
+                        .timestamps(minute(2))
+                        .values(0.287)
+                        .status_code(CwStatus::Complete)
+                        .build(),
+                )
+                .build()
+        });
+    let clients = AwsClients::from_clients(
+        mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&services]),
+        mock_client!(
+            aws_sdk_elasticloadbalancingv2,
+            RuleMode::MatchAny,
+            &[&groups]
+        ),
+        mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[&data]),
+        mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &[] as &[&Rule]),
+        mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, &[] as &[&Rule]),
+    );
+    let m = CloudWatchMetrics::new(clients, EcsConfig::new("prod").with_service("web"));
+    let q = MetricQuery::new(
+        MetricKind::Latency(Quantile::P95),
+        target(),
+        TimeRange {
+            start,
+            end: start + chrono::Duration::seconds(150),
+        },
+        Duration::from_secs(10),
+    )
+    .for_release(release(TD2, "v1.1.0").reference());
+    let series = m.query(&q).await.expect("p95");
+    assert_eq!(data.num_calls(), 1);
+    assert_eq!(series.len(), 1, "{series:?}");
+    let points: Vec<(i64, f64)> = series[0]
+        .samples
+        .iter()
+        .map(|s| ((s.at - start).num_seconds(), s.value))
+        .collect();
+    // 10:15:00 → the start (10:15:34); 10:16:00 and 10:17:00 keep their stamps.
+    assert_eq!(points.len(), 3, "{points:?}");
+    for ((at, v), (want_at, want_ms)) in points.iter().zip([(0, 250.0), (26, 310.0), (86, 287.0)]) {
+        assert_eq!(*at, want_at, "{points:?}");
+        assert!((v - want_ms).abs() < 1e-9, "{points:?}");
+    }
+    // The orchestrator's window mean from the queried start counts the first period too.
+    let mean = series[0].mean_since(start).expect("a sample in the window");
+    assert!(
+        (mean - (250.0 + 310.0 + 287.0) / 3.0).abs() < 1e-9,
+        "{mean}"
+    );
 }

@@ -498,12 +498,16 @@ pub async fn alb_metrics(
             d(
                 "HTTPCode_Target_2XX_Count",
                 1000.0 * (1.0 - error_ratio),
-                alb.clone(),
+                alb,
             ),
         ));
+        // moto matches dimensions in the order given (its `Dimension.__lt__` is broken, so its
+        // `sorted` does not normalise): response time is put in the order the tests' custom
+        // latency metric queries it, a `CustomMetric`'s (alphabetical) order.
+        let alb_sorted = dims(&[("LoadBalancer", &lb), ("TargetGroup", &tg)]);
         data.push((
             "AWS/ApplicationELB",
-            d("TargetResponseTime", latency_s, alb),
+            d("TargetResponseTime", latency_s, alb_sorted),
         ));
         data.push(("AWS/ECS", d("CPUUtilization", 35.0, ecs.clone())));
         data.push(("AWS/ECS", d("MemoryUtilization", 45.0, ecs)));
@@ -524,4 +528,151 @@ pub async fn alb_metrics(
                 .expect("put metric data");
         }
     }
+}
+
+/// A proxy in front of moto that never answers the requests whose body contains one of the
+/// given strings (an AWS Query `Action=…`), and forwards every other request: an endpoint that
+/// times out on chosen calls only.
+pub struct StallingProxy {
+    /// The URL to give the SDK.
+    pub url: String,
+    stalled: std::sync::Arc<AtomicU32>,
+}
+
+impl StallingProxy {
+    /// Starts the proxy on a free loopback port.
+    pub async fn start(moto_url: &str, stall_on: &[&str]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let url = format!("http://{}", listener.local_addr().expect("proxy address"));
+        let upstream = moto_url.trim_start_matches("http://").to_string();
+        let stall_on: Vec<String> = stall_on.iter().map(|s| s.to_string()).collect();
+        let stalled = std::sync::Arc::new(AtomicU32::new(0));
+        let counter = stalled.clone();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                tokio::spawn(serve(
+                    conn,
+                    upstream.clone(),
+                    stall_on.clone(),
+                    counter.clone(),
+                ));
+            }
+        });
+        StallingProxy { url, stalled }
+    }
+
+    /// How many requests were held without an answer.
+    pub fn stalled(&self) -> u32 {
+        self.stalled.load(Ordering::SeqCst)
+    }
+}
+
+/// Serves one client connection (keep-alive): each request goes to a fresh upstream connection,
+/// or is held forever.
+async fn serve(
+    mut conn: tokio::net::TcpStream,
+    upstream: String,
+    stall_on: Vec<String>,
+    stalled: std::sync::Arc<AtomicU32>,
+) {
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        // Read the head.
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 8192];
+            match conn.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .unwrap_or(0);
+        while buf.len() < head_end + length {
+            let mut chunk = [0u8; 8192];
+            match conn.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let body = buf[head_end..head_end + length].to_vec();
+        buf.drain(..head_end + length);
+        let text = String::from_utf8_lossy(&body);
+        if stall_on.iter().any(|s| text.contains(s.as_str())) {
+            stalled.fetch_add(1, Ordering::SeqCst);
+            // Hold the connection open without a byte of answer until the client gives up.
+            let mut sink = [0u8; 1024];
+            while let Ok(n) = conn.read(&mut sink).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            return;
+        }
+        // Forward with `Connection: close`, so the upstream answer ends at EOF.
+        let mut forwarded: String = head
+            .lines()
+            .filter(|l| {
+                !l.is_empty()
+                    && !l
+                        .split_once(':')
+                        .is_some_and(|(k, _)| k.eq_ignore_ascii_case("connection"))
+            })
+            .map(|l| format!("{l}\r\n"))
+            .collect();
+        forwarded.push_str("Connection: close\r\n\r\n");
+        let Ok(mut up) = tokio::net::TcpStream::connect(&upstream).await else {
+            return;
+        };
+        if up.write_all(forwarded.as_bytes()).await.is_err() || up.write_all(&body).await.is_err() {
+            return;
+        }
+        let mut answer = Vec::new();
+        if up.read_to_end(&mut answer).await.is_err() {
+            return;
+        }
+        if conn.write_all(&answer).await.is_err() {
+            return;
+        }
+        // The upstream answer may not frame itself for keep-alive: close after each answer.
+        let lower = String::from_utf8_lossy(&answer[..answer.len().min(4096)]).to_lowercase();
+        if lower.contains("connection: close") || !lower.contains("content-length") {
+            return;
+        }
+    }
+}
+
+/// Clients for moto through `url` (a proxy) with a per-attempt timeout and no SDK retries, so
+/// that every retry of a timed-out call is the orchestrator's.
+pub async fn clients_with_attempt_timeout(url: &str, attempt_timeout: Duration) -> AwsClients {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "rollback-ecs-tests",
+        ))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(attempt_timeout)
+                .build(),
+        )
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await;
+    AwsClients::from_sdk_config(&sdk)
 }
