@@ -369,6 +369,21 @@ fn run_k8s(args: &Args, config: &Config, ui: &Ui) -> rollback::Result<RollbackRe
         {
             target = target.with_namespace(ns);
         }
+        // A configuration whose queries return nothing is reported before any rollback.
+        let kinds = [
+            rollback::MetricKind::ErrorRate,
+            rollback::MetricKind::Latency(rollback::Quantile::P95),
+            rollback::MetricKind::CpuUtilization,
+            rollback::MetricKind::MemoryUtilization,
+            rollback::MetricKind::StatusCodes,
+        ];
+        let check = metrics.validate(&kinds, &target).await?;
+        if !check.is_ok() {
+            eprintln!("{check}");
+            return Err(rollback::Error::invalid_input(format!(
+                "the Prometheus configuration returns no data for {target}: fix the queries in [prometheus] before rolling back"
+            )));
+        }
         let request = request(args, target);
         if let Output::Text = args.output {
             ui.header(&request, "kubernetes");

@@ -56,6 +56,17 @@ impl std::fmt::Debug for KubePlatform {
     }
 }
 
+/// kube's TLS goes through rustls, which needs one process-wide crypto provider. When a
+/// program links more than one (the AWS SDK and reqwest bring aws-lc-rs, kube brings ring),
+/// rustls cannot pick and would panic on the first connection: install ring unless the program
+/// already chose one.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err means another thread installed one first: that one is used, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 impl KubePlatform {
     /// A platform over an existing client (a real one, or a test double such as
     /// `kube-fake-client`). Fails when the configuration is not valid.
@@ -71,6 +82,7 @@ impl KubePlatform {
     /// A platform from the environment, as `kubectl` finds it: `$KUBECONFIG` or
     /// `~/.kube/config`, else the in-cluster service account.
     pub async fn try_default(config: KubeConfig) -> Result<Self> {
+        ensure_crypto_provider();
         let client = kube::Client::try_default().await.map_err(|e| {
             map_kube_error(
                 e,
@@ -91,6 +103,7 @@ impl KubePlatform {
         context: Option<&str>,
         config: KubeConfig,
     ) -> Result<Self> {
+        ensure_crypto_provider();
         let path = path.as_ref();
         let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|e| {
             Error::invalid_input(format!(
