@@ -287,21 +287,33 @@ async fn wait_healthy<P: Platform + ?Sized>(
     }
 }
 
+/// Gives `older` ready capacity (scaling it like `current` when the platform can).
+async fn warm_up<P: Platform + ?Sized>(
+    p: &P,
+    f: &Fixture,
+    current: &Release,
+    older: &Release,
+    c: &'static str,
+) -> Result<()> {
+    if p.health(&f.target, older).await?.has_ready_capacity() {
+        return Ok(());
+    }
+    if !p.capabilities_for(&f.target).scale {
+        return Err(fail(
+            c,
+            "the older release needs ready capacity for this check",
+        ));
+    }
+    p.scale(&f.target, older, current.replicas.desired.max(1))
+        .await?;
+    wait_healthy(p, f, older, c).await
+}
+
 /// Switching all traffic to the older release and back reads back exactly, and is idempotent.
 pub async fn traffic_switch_round_trips<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<()> {
     const C: &str = "traffic_switch_round_trips";
     let (current, older) = two_releases(p, f, C).await?;
-    if !p.health(&f.target, &older).await?.has_ready_capacity() {
-        if !p.capabilities_for(&f.target).scale {
-            return Err(fail(
-                C,
-                "the older release needs ready capacity for this check",
-            ));
-        }
-        p.scale(&f.target, &older, current.replicas.desired.max(1))
-            .await?;
-        wait_healthy(p, f, &older, C).await?;
-    }
+    warm_up(p, f, &current, &older, C).await?;
     for _ in 0..2 {
         p.set_traffic(&f.target, &TrafficSplit::all_to(&older))
             .await?;
@@ -325,17 +337,7 @@ pub async fn traffic_switch_round_trips<P: Platform + ?Sized>(p: &P, f: &Fixture
 pub async fn weighted_split_round_trips<P: Platform + ?Sized>(p: &P, f: &Fixture) -> Result<()> {
     const C: &str = "weighted_split_round_trips";
     let (current, older) = two_releases(p, f, C).await?;
-    if !p.health(&f.target, &older).await?.has_ready_capacity() {
-        if !p.capabilities_for(&f.target).scale {
-            return Err(fail(
-                C,
-                "the older release needs ready capacity for this check",
-            ));
-        }
-        p.scale(&f.target, &older, current.replicas.desired.max(1))
-            .await?;
-        wait_healthy(p, f, &older, C).await?;
-    }
+    warm_up(p, f, &current, &older, C).await?;
     let split = TrafficSplit::shift(&current, &older, 25)?;
     p.set_traffic(&f.target, &split).await?;
     let t = p.traffic(&f.target).await?;
