@@ -24,6 +24,7 @@ pub mod orchestrator;
 pub mod platform;
 pub mod policy;
 pub mod rca_report;
+pub mod redact;
 pub mod report;
 pub mod request;
 pub mod retry;

@@ -721,3 +721,75 @@ async fn a_candidate_degrading_at_the_end_of_its_history_is_skipped() {
     );
     assert_eq!(version(&r.to), "v1.2.8", "{}", r.summary);
 }
+
+/// A service that logs its own secrets: they do not reach the RCA report, the exported logs or
+/// the notifications.
+const LEAKY_LOGS: &str = r#"
+name = "leaky-logs"
+seed = 3
+now = "2024-01-15T14:30:00Z"
+environment = "staging"
+deployment = "billing"
+router = "blue-green"
+request_rate = 40.0
+traffic = { "v2" = 100 }
+
+[[releases]]
+version = "v2"
+slot = "blue"
+state = "serving"
+replicas = 2
+deployed_at = "-9m"
+error_rate = 0.0003
+latency_p95 = 80.0
+
+[[releases.failures]]
+kind = "error_rate"
+onset = "2m"
+over = "1m"
+to = 0.2
+
+[[releases.logs]]
+rate = 30
+lines = ["{ts} ERROR [db] connect failed: postgres://billing:Sup3rS3cret@db.internal:5432/billing password=Sup3rS3cret token=tok_live_4242"]
+
+[[releases]]
+version = "v1"
+slot = "green"
+state = "standby"
+mark = "verified"
+replicas = 2
+deployed_at = "-2d"
+retired_at = "-9m"
+error_rate = 0.0002
+latency_p95 = 60.0
+"#;
+
+#[tokio::test(start_paused = true)]
+async fn secrets_in_service_logs_never_reach_reports_exports_or_events() {
+    let scenario = rollback_core::sim::Scenario::from_toml(LEAKY_LOGS).unwrap();
+    let sim = Simulation::new(scenario.clone(), scenario.clock());
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = Arc::new(RecordingNotifier::default());
+    let o = orchestrator(&sim)
+        .report_dir(dir.path())
+        .notifier(recorder.clone())
+        .build()
+        .unwrap();
+    let r = o.run(RollbackRequest::new(sim.target())).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    let mut everything = serde_json::to_string(&r).unwrap();
+    for e in recorder.events.lock().unwrap().iter() {
+        everything.push_str(&serde_json::to_string(e).unwrap());
+    }
+    for entry in std::fs::read_dir(dir.path().join(&r.run_id)).unwrap() {
+        everything.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+    }
+    assert!(
+        everything.contains("[REDACTED]"),
+        "the evidence was exported"
+    );
+    for secret in ["Sup3rS3cret", "tok_live_4242"] {
+        assert!(!everything.contains(secret), "{secret} leaked");
+    }
+}

@@ -93,7 +93,10 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 }
                 None => None,
             };
-            if let Some(e) = evidence {
+            if let Some(mut e) = evidence {
+                for l in &mut e.logs {
+                    l.line = crate::redact::scrub(&l.line);
+                }
                 let path = dir.join(format!("logs-{}.jsonl", failed.version));
                 let body = evidence_jsonl(&e);
                 let r = async {

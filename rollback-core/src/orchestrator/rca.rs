@@ -102,6 +102,18 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 }
             }
         }
+        // Secrets a service wrote into its own logs must not reach reports or notifications.
+        for e in [
+            &mut incident.failed_evidence,
+            &mut incident.baseline_evidence,
+        ] {
+            for l in &mut e.logs {
+                l.line = crate::redact::scrub(&l.line);
+            }
+            for ev in &mut e.events {
+                ev.message = crate::redact::scrub(&ev.message);
+            }
+        }
         self.line(
             Mark::Info,
             format!(
