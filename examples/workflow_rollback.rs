@@ -147,7 +147,13 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("{} {e}", ui.mark(Mark::Fail));
-            ExitCode::from(2)
+            // Bad input is 2; a backend that could not be reached before anything started is 1.
+            match e.kind() {
+                rollback::ErrorKind::InvalidInput | rollback::ErrorKind::NotFound => {
+                    ExitCode::from(2)
+                }
+                _ => ExitCode::from(1),
+            }
         }
     }
 }
