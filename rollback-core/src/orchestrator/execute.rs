@@ -309,6 +309,9 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             .collect();
         let pause = self.inner.policy.gradual.pause;
         let interval = self.inner.policy.health.interval.min(pause);
+        // As in the health watch: each observation reads at least one step of data.
+        let step = self.inner.policy.detection.step;
+        let window = interval.max(step);
         for p in steps {
             let split = TrafficSplit::shift(from, to, p)?;
             self.set_split(exec, split.clone()).await?;
@@ -320,9 +323,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             let observe_until = Instant::now() + pause;
             while Instant::now() < observe_until {
                 tokio::time::sleep(interval).await;
-                let a = self
-                    .assess(to, interval, interval, self.inner.policy.detection.step)
-                    .await;
+                let a = self.assess(to, window, window, step).await;
                 let health = self
                     .read("health", || inner.platform.health(&target, to))
                     .await?;

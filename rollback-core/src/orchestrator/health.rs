@@ -83,7 +83,10 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             return Ok(false);
         };
         let policy = self.inner.policy.health.clone();
-        let step = self.inner.policy.detection.step.min(policy.interval);
+        // Each sample reads at least one step of the source's data: a sample shorter than the
+        // source's resolution would see nothing and fail closed.
+        let step = self.inner.policy.detection.step;
+        let window = policy.interval.max(step);
         let inner = Arc::clone(&self.inner);
         let target = self.req.target.clone();
         self.line(
@@ -112,9 +115,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         let mut last = None;
         for _ in 0..max_samples {
             tokio::time::sleep(policy.interval).await;
-            let a = self
-                .assess(&to, policy.interval, policy.interval, step)
-                .await;
+            let a = self.assess(&to, window, window, step).await;
             let h = match self
                 .read("health", || inner.platform.health(&target, &to))
                 .await
