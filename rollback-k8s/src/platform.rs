@@ -190,18 +190,27 @@ impl KubePlatform {
         }
     }
 
-    pub(crate) async fn list_deployments(
+    /// Lists namespaced objects of one kind by label selector.
+    async fn list_by_label<K>(
         &self,
+        resource: &'static str,
         ns: &str,
         selector: &str,
-    ) -> Result<Vec<Deployment>> {
-        let api: Api<Deployment> = Api::namespaced(self.client.clone(), ns);
+    ) -> Result<Vec<K>>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), ns);
         let lp = ListParams::default().labels(selector);
         let list = self
             .call(
                 Call {
                     verb: "list",
-                    resource: "deployments",
+                    resource,
                     namespace: ns,
                     name: None,
                 },
@@ -209,6 +218,14 @@ impl KubePlatform {
             )
             .await?;
         Ok(list.items)
+    }
+
+    pub(crate) async fn list_deployments(
+        &self,
+        ns: &str,
+        selector: &str,
+    ) -> Result<Vec<Deployment>> {
+        self.list_by_label("deployments", ns, selector).await
     }
 
     pub(crate) async fn get_deployment(&self, ns: &str, name: &str) -> Result<Deployment> {
@@ -230,20 +247,7 @@ impl KubePlatform {
         ns: &str,
         selector: &str,
     ) -> Result<Vec<ReplicaSet>> {
-        let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), ns);
-        let lp = ListParams::default().labels(selector);
-        let list = self
-            .call(
-                Call {
-                    verb: "list",
-                    resource: "replicasets",
-                    namespace: ns,
-                    name: None,
-                },
-                api.list(&lp),
-            )
-            .await?;
-        Ok(list.items)
+        self.list_by_label("replicasets", ns, selector).await
     }
 
     /// Merge-patches a Deployment's `spec.replicas`.
