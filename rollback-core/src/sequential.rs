@@ -104,6 +104,40 @@
 //! restarts, a dependency hiccup), or those blips reach the threshold without waiting `D`.
 //! The latency sign test (`p0 = ½`) has no fast tier.
 //!
+//! **Regression against the baseline (optional).** The SLA says what is *acceptable*; a
+//! release can stay inside it and still be much worse than what it replaced (0.4 % errors
+//! where the old release had 0.05 %; a p99 that tripled but is still under the p95 bound).
+//! With [`DetectorConfig::regression`] set and a [`Baseline`] — totals over the hour before
+//! the deploy, or the stable release beside a canary — [`SequentialDetector::with_baseline`]
+//! adds up to two tests, each with its own share of `alpha` (so the bound above still holds
+//! for the whole detector):
+//!
+//! * *errors*: the same mixture e-process, against `p_null = odds⁻¹(τ · odds(U))`, where `U`
+//!   is the baseline's upper confidence bound (the confidence sequence below, at half the
+//!   test's share) and `τ` the tolerance. If the baseline's rate is below `U` (probability at
+//!   least `1 − α_i/2`) and the release's rate stays below `τ×` the baseline's odds, the
+//!   e-process fires with probability at most `α_i/2`: by the union bound, at most `α_i`.
+//!   When `p_null` is not below the SLA the test is skipped (the SLA test is stricter) and a
+//!   note says so.
+//! * *latency distribution*: for each bound `le_j` of the latency histogram (the slowest 16
+//!   with `p_null,j ≤ 0.9`), the share of requests slower than `le_j` against `τ×` the
+//!   baseline's share, each an e-process as above; the test's e-value is their **average**.
+//!   Each is a test supermartingale under its own null, so the average is one under all of
+//!   them — the null "no part of the distribution got slower than the tolerance" — and
+//!   Ville's inequality applies to it. The baselines' bounds share `α_i/2` (Bonferroni over
+//!   the `J` bounds). This is a one-sided test of the whole distribution: a shift of the body
+//!   shows at the middle bounds, a fattened tail at the top ones; getting faster never
+//!   fires. The verdict names the bound with the most evidence ("4.1 % slower than 250 ms vs
+//!   0.8 % before the deploy").
+//!
+//! Both use the persistence cap and no fast-burn tier. The null compares rates at different
+//! times (before and after the deploy), so diurnal drift between them is what `τ` must
+//! cover; beside a canary the two arms share the same traffic and drift. Netflix's canary
+//! work (Lindon et al., KDD 2022; Lindon & Malek, NeurIPS 2022) tests the canary against the
+//! baseline arm's *concurrent* counts with a multinomial e-process; this test is the
+//! one-sided, fixed-reference version of that idea, with the reference's own uncertainty
+//! paid for explicitly.
+//!
 //! **Explanation.** Alongside the sum we keep, per component, the *max* recursion
 //! `C_t = max(C_{t−1}, ln w_t) + ln LR_t` (a CUSUM); its arg-max start is the most likely onset
 //! of the bad period, and the counts since that onset give the reported rate. The interval
@@ -225,6 +259,32 @@ pub struct DetectorConfig {
     pub stale_after: Duration,
     /// What missing data means (default: fail closed).
     pub no_data: NoDataPolicy,
+    /// Regression tests against the release's pre-deploy baseline (off unless set; they run
+    /// when the detector is built [`with_baseline`](SequentialDetector::with_baseline)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression: Option<RegressionConfig>,
+}
+
+/// How the release is compared with its pre-deploy baseline. See the module documentation,
+/// *Regression against the baseline*.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegressionConfig {
+    /// How much worse than the baseline is still acceptable, as a multiple of the odds of the
+    /// baseline's rate (its upper confidence bound): `2` accepts 0.2 % errors against a 0.1 %
+    /// baseline, 19 % slower than 250 ms against 10 %. Must exceed 1 (default 2).
+    pub tolerance: f64,
+    /// A baseline with fewer requests than this is not used (default 1,000).
+    pub min_baseline_requests: u64,
+}
+
+impl Default for RegressionConfig {
+    fn default() -> Self {
+        RegressionConfig {
+            tolerance: 2.0,
+            min_baseline_requests: 1000,
+        }
+    }
 }
 
 impl Default for DetectorConfig {
@@ -240,6 +300,7 @@ impl Default for DetectorConfig {
             step: Duration::from_secs(10),
             stale_after: Duration::from_secs(120),
             no_data: NoDataPolicy::Fail,
+            regression: None,
         }
     }
 }
@@ -321,16 +382,199 @@ impl DetectorConfig {
                 "detector stale_after must be greater than zero (e.g. 2m)",
             ));
         }
+        if let Some(r) = &self.regression {
+            if !(r.tolerance.is_finite() && r.tolerance > 1.0) {
+                return Err(Error::invalid_input(format!(
+                    "detector regression.tolerance = {}: expected a multiple of the baseline's odds greater than 1, e.g. 2",
+                    r.tolerance
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A latency histogram in Prometheus's shape: per upper bound `le` (milliseconds, ascending,
+/// the last one `+Inf`), the number of requests at or below it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyHistogram {
+    /// `(le in ms, cumulative count)`, ascending in `le`, ending with `(+Inf, total)`.
+    pub buckets: Vec<(f64, u64)>,
+}
+
+impl LatencyHistogram {
+    /// A validated histogram: bounds strictly increasing and not NaN, counts non-decreasing,
+    /// the last bound `+Inf`.
+    pub fn new(buckets: Vec<(f64, u64)>) -> Result<Self> {
+        let h = LatencyHistogram { buckets };
+        h.validate()?;
+        Ok(h)
+    }
+
+    /// All requests counted (the `+Inf` bucket).
+    pub fn total(&self) -> u64 {
+        self.buckets.last().map_or(0, |b| b.1)
+    }
+
+    /// Requests slower than `le` (above the bucket with that exact bound), if the histogram has
+    /// that bound.
+    pub fn slower_than(&self, le: f64) -> Option<u64> {
+        self.buckets
+            .iter()
+            .find(|b| b.0 == le)
+            .map(|b| self.total() - b.1)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let Some(last) = self.buckets.last() else {
+            return Err(Error::invalid_input(
+                "latency histogram without buckets: expected cumulative counts per `le` bound ending with +Inf",
+            ));
+        };
+        if last.0 != f64::INFINITY {
+            return Err(Error::invalid_input(format!(
+                "latency histogram ends at le = {}: expected the last bucket to be +Inf (all requests)",
+                last.0
+            )));
+        }
+        for w in self.buckets.windows(2) {
+            let ((l0, c0), (l1, c1)) = (w[0], w[1]);
+            if l0.is_nan() || l1.is_nan() || l1 <= l0 || l0 < 0.0 {
+                return Err(Error::invalid_input(format!(
+                    "latency histogram bounds {l0} then {l1}: expected non-negative bounds in strictly increasing order"
+                )));
+            }
+            if c1 < c0 {
+                return Err(Error::invalid_input(format!(
+                    "latency histogram counts {c0} at le = {l0} then {c1} at le = {l1}: expected cumulative (non-decreasing) counts"
+                )));
+            }
+        }
         Ok(())
     }
 
-    fn tests(&self) -> usize {
-        1 + usize::from(self.latency.is_some())
+    /// Turns a `LatencyHistogram` answer (one series per `le` label in ms, `+Inf` included;
+    /// responses per step at or below the bound) into one histogram per step, in time order.
+    /// Series of one bound are summed; fractional counts are rounded, non-finite samples
+    /// skipped; counts that decrease with the bound (rounding, scrape skew) are raised to
+    /// keep the histogram cumulative.
+    pub fn from_series(series: &[Series]) -> Result<Vec<(DateTime<Utc>, LatencyHistogram)>> {
+        let mut steps: std::collections::BTreeMap<DateTime<Utc>, Vec<(f64, f64)>> =
+            std::collections::BTreeMap::new();
+        for s in series {
+            let Some(le) = s.labels.get("le") else {
+                return Err(Error::invalid_input(format!(
+                    "latency histogram series without an `le` label (labels: {:?}): expected one series per bucket bound, as a `LatencyHistogram` query returns",
+                    s.labels
+                )));
+            };
+            let bound = match le.trim() {
+                "+Inf" | "Inf" | "inf" | "+inf" => f64::INFINITY,
+                v => match v.parse::<f64>() {
+                    Ok(b) if b.is_finite() && b >= 0.0 => b,
+                    _ => {
+                        return Err(Error::invalid_input(format!(
+                            "latency histogram series labelled le = {le:?}: expected a bound in ms (a non-negative number) or +Inf"
+                        )))
+                    }
+                },
+            };
+            for p in s.samples.iter().filter(|p| p.value.is_finite()) {
+                if p.value < 0.0 {
+                    return Err(Error::invalid_input(format!(
+                        "latency bucket le = {le} has {} responses at {}: expected a count of at least 0",
+                        p.value, p.at
+                    )));
+                }
+                let b = steps.entry(p.at).or_default();
+                match b.iter_mut().find(|(l, _)| *l == bound) {
+                    Some(e) => e.1 += p.value,
+                    None => b.push((bound, p.value)),
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(steps.len());
+        for (at, mut b) in steps {
+            b.sort_by(|x, y| x.0.total_cmp(&y.0));
+            if b.last().is_none_or(|l| l.0 != f64::INFINITY) {
+                return Err(Error::invalid_input(format!(
+                    "latency histogram at {at} has no +Inf bucket: expected one series per `le` bound including +Inf"
+                )));
+            }
+            let mut run = 0u64;
+            let buckets = b
+                .into_iter()
+                .map(|(l, c)| {
+                    run = run.max(c.round() as u64);
+                    (l, run)
+                })
+                .collect();
+            out.push((at, LatencyHistogram { buckets }));
+        }
+        Ok(out)
+    }
+}
+
+/// The release's behaviour before the deploy (or the stable release's, beside a canary): the
+/// reference of the regression tests. Totals over the baseline window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Requests in the baseline window.
+    pub requests: u64,
+    /// Failed (5xx) requests among them.
+    pub errors: u64,
+    /// The latency histogram over the window, if the source has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyHistogram>,
+    /// Where it comes from, for explanations ("before the deploy", "v1.2.3 beside the canary").
+    #[serde(default)]
+    pub label: String,
+}
+
+impl Baseline {
+    /// Totals of a `StatusCodes` answer and, optionally, a `LatencyHistogram` answer.
+    pub fn from_series(
+        label: impl Into<String>,
+        status: &[Series],
+        histogram: Option<&[Series]>,
+    ) -> Result<Self> {
+        let obs = Observation::from_series(status, None, None)?;
+        let requests = obs.iter().map(|o| o.requests).sum();
+        let errors = obs.iter().map(|o| o.errors).sum();
+        let latency = match histogram {
+            Some(h) if !h.is_empty() => {
+                let steps = LatencyHistogram::from_series(h)?;
+                let mut sum: Vec<(f64, u64)> = Vec::new();
+                for (_, hist) in &steps {
+                    for &(le, c) in &hist.buckets {
+                        match sum.iter_mut().find(|b| b.0 == le) {
+                            Some(b) => b.1 += c,
+                            None => sum.push((le, c)),
+                        }
+                    }
+                }
+                sum.sort_by(|x, y| x.0.total_cmp(&y.0));
+                // Steps with fewer bounds add to fewer buckets: keep the sum cumulative.
+                let mut run = 0u64;
+                for b in &mut sum {
+                    run = run.max(b.1);
+                    b.1 = run;
+                }
+                (!sum.is_empty()).then_some(LatencyHistogram { buckets: sum })
+            }
+            _ => None,
+        };
+        Ok(Baseline {
+            requests,
+            errors,
+            latency,
+            label: label.into(),
+        })
     }
 }
 
 /// One step of data for the release under watch.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
     /// When (the step's timestamp, as the metrics source labels it).
     pub at: DateTime<Utc>,
@@ -344,6 +588,9 @@ pub struct Observation {
     /// The step's latency quantile in ms, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<f64>,
+    /// The step's latency histogram, if known (for the latency-shift regression test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<LatencyHistogram>,
 }
 
 impl Observation {
@@ -355,7 +602,14 @@ impl Observation {
             errors,
             slow: None,
             latency_ms: None,
+            histogram: None,
         }
+    }
+
+    /// Adds the step's latency histogram.
+    pub fn with_histogram(mut self, histogram: LatencyHistogram) -> Self {
+        self.histogram = Some(histogram);
+        self
     }
 
     /// Adds the number of requests slower than the latency threshold.
@@ -371,11 +625,15 @@ impl Observation {
     }
 
     /// Turns a `StatusCodes` answer (one series per `code` label, responses per step) and,
-    /// optionally, a `Latency(q)` answer into observations in time order. Series of one code
-    /// (per instance) are summed; 5xx codes count as errors; fractional counts (PromQL
-    /// `increase()`) are rounded; non-finite samples are skipped. A latency sample at a time
-    /// with no status counts is ignored.
-    pub fn from_series(status: &[Series], latency: Option<&[Series]>) -> Result<Vec<Observation>> {
+    /// optionally, a `Latency(q)` answer and a `LatencyHistogram` answer into observations in
+    /// time order. Series of one code (per instance) are summed; 5xx codes count as errors;
+    /// fractional counts (PromQL `increase()`) are rounded; non-finite samples are skipped. A
+    /// latency sample or histogram at a time with no status counts is ignored.
+    pub fn from_series(
+        status: &[Series],
+        latency: Option<&[Series]>,
+        histogram: Option<&[Series]>,
+    ) -> Result<Vec<Observation>> {
         let mut steps: std::collections::BTreeMap<DateTime<Utc>, (f64, f64)> =
             std::collections::BTreeMap::new();
         for s in status {
@@ -416,6 +674,11 @@ impl Observation {
                 e.1 += 1;
             }
         }
+        let mut hist: std::collections::BTreeMap<DateTime<Utc>, LatencyHistogram> = match histogram
+        {
+            Some(h) => LatencyHistogram::from_series(h)?.into_iter().collect(),
+            None => Default::default(),
+        };
         Ok(steps
             .into_iter()
             .map(|(at, (req, err))| {
@@ -424,6 +687,7 @@ impl Observation {
                 if let Some((sum, n)) = lat.get(&at) {
                     o.latency_ms = Some(sum / f64::from(*n));
                 }
+                o.histogram = hist.remove(&at);
                 o
             })
             .collect())
@@ -463,6 +727,11 @@ pub enum TestKind {
     SlowFraction,
     /// Steps whose latency quantile is above the threshold, against 1/2.
     LatencySign,
+    /// Failed requests against the pre-deploy baseline's error rate (times the tolerance).
+    ErrorRegression,
+    /// Requests slower than each histogram bound against the baseline's share (times the
+    /// tolerance): a one-sided sequential test of the whole latency distribution.
+    LatencyShift,
 }
 
 /// A rate estimate with its anytime-valid interval.
@@ -495,6 +764,10 @@ pub struct MetricVerdict {
     pub threshold: f64,
     /// The rate the test compares against (`p0`).
     pub null_rate: f64,
+    /// For regression tests: the baseline's own rate (errors, or requests slower than
+    /// `threshold` ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<f64>,
     /// The estimated rate: since the onset on a breach, over all data otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate: Option<RateEstimate>,
@@ -533,6 +806,9 @@ pub struct DetectorVerdict {
     pub at: Option<DateTime<Utc>>,
     /// The metrics' explanations, breaches first, joined by `; `.
     pub explanation: String,
+    /// What the detector could not test and why (a regression test without a usable baseline).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl DetectorVerdict {
@@ -562,6 +838,19 @@ impl DetectorVerdict {
                 TestKind::LatencySign => (m.metric.clone(), m.last_value, m.threshold),
                 TestKind::SlowFraction => (
                     MetricKind::Custom("slow_fraction".into()),
+                    m.estimate.map(|e| e.rate),
+                    m.null_rate,
+                ),
+                TestKind::ErrorRegression => (
+                    MetricKind::Custom("error_rate_vs_baseline".into()),
+                    m.estimate.map(|e| e.rate),
+                    m.null_rate,
+                ),
+                TestKind::LatencyShift => (
+                    MetricKind::Custom(format!(
+                        "slower_than_{}ms_vs_baseline",
+                        group_thousands(m.threshold.round() as i64)
+                    )),
                     m.estimate.map(|e| e.rate),
                     m.null_rate,
                 ),
@@ -616,15 +905,166 @@ pub struct SequentialDetector {
     config: DetectorConfig,
     error: RateTest,
     latency: Option<RateTest>,
+    /// Errors against the baseline.
+    regression: Option<RateTest>,
+    /// Latency distribution against the baseline.
+    shift: Option<ShiftTest>,
+    baseline: Option<Baseline>,
+    notes: Vec<String>,
     last_at: Option<DateTime<Utc>>,
     last_latency: Option<f64>,
 }
 
+/// The regression tests a baseline makes possible, decided before any observation.
+struct RegressionPlan {
+    /// `(null rate, baseline rate)` of the error test.
+    errors: Option<(f64, f64)>,
+    /// Per histogram bound: `(le ms, null rate, baseline rate)`.
+    bounds: Vec<(f64, f64, f64)>,
+    notes: Vec<String>,
+}
+
+/// `odds⁻¹(tolerance · odds(p))`.
+fn inflate(p: f64, tolerance: f64) -> f64 {
+    let odds = tolerance * p / (1.0 - p);
+    odds / (1.0 + odds)
+}
+
+impl RegressionPlan {
+    /// Most histogram bounds tested (the slowest ones the baseline has evidence for).
+    const MAX_BOUNDS: usize = 16;
+    /// Bounds whose null rate is above this are not tested (the body of the distribution
+    /// below them says little about a regression, and the grid has no room above them).
+    const MAX_NULL: f64 = 0.9;
+
+    /// Which regression tests run, each at level `alpha_each` (half for the baseline's upper
+    /// confidence bounds, half for the e-process).
+    fn new(cfg: &DetectorConfig, r: &RegressionConfig, b: &Baseline, alpha_each: f64) -> Self {
+        let mut notes = Vec::new();
+        let from = if b.label.is_empty() {
+            "the baseline".to_string()
+        } else {
+            b.label.clone()
+        };
+        let mut errors = None;
+        if b.requests < r.min_baseline_requests {
+            notes.push(format!(
+                "error-rate regression not tested: {from} has {} requests, fewer than the {} needed",
+                group_thousands(b.requests as i64),
+                group_thousands(r.min_baseline_requests as i64)
+            ));
+        } else {
+            let (_, ucb) =
+                confidence_sequence(b.errors.min(b.requests), b.requests, alpha_each / 2.0);
+            let null = inflate(ucb, r.tolerance);
+            if null >= cfg.error_rate.max {
+                notes.push(format!(
+                    "error-rate regression not tested: {from} had {} errors (up to {}), and {}× its odds is not below the SLA's {}; the SLA test is the stricter one",
+                    format_percent(100.0 * b.errors as f64 / b.requests as f64),
+                    format_percent(100.0 * ucb),
+                    fmt_e(r.tolerance),
+                    format_percent(100.0 * cfg.error_rate.max)
+                ));
+            } else {
+                errors = Some((null, b.errors as f64 / b.requests as f64));
+            }
+        }
+        let mut bounds = Vec::new();
+        match &b.latency {
+            None => notes.push(format!(
+                "latency-distribution regression not tested: no latency histogram for {from}"
+            )),
+            Some(h) if h.total() < r.min_baseline_requests => notes.push(format!(
+                "latency-distribution regression not tested: {from}'s histogram has {} requests, fewer than the {} needed",
+                group_thousands(h.total() as i64),
+                group_thousands(r.min_baseline_requests as i64)
+            )),
+            Some(h) => {
+                let total = h.total();
+                let finite: Vec<(f64, u64)> = h
+                    .buckets
+                    .iter()
+                    .copied()
+                    .filter(|b| b.0.is_finite())
+                    .collect();
+                // The slowest bounds first: that is where regressions show.
+                let candidates: Vec<(f64, u64)> = finite
+                    .into_iter()
+                    .rev()
+                    .map(|(le, c)| (le, total - c))
+                    .collect();
+                let j = candidates.len().clamp(1, Self::MAX_BOUNDS) as f64;
+                for (le, slow) in candidates {
+                    let (_, ucb) = confidence_sequence(slow, total, alpha_each / 2.0 / j);
+                    let null = inflate(ucb, r.tolerance);
+                    if null > Self::MAX_NULL {
+                        break;
+                    }
+                    bounds.push((le, null, slow as f64 / total as f64));
+                    if bounds.len() == Self::MAX_BOUNDS {
+                        break;
+                    }
+                }
+                bounds.reverse();
+                if bounds.is_empty() {
+                    notes.push(format!(
+                        "latency-distribution regression not tested: {from}'s histogram has no bound that at most {} of requests exceed",
+                        format_percent(100.0 * Self::MAX_NULL / r.tolerance)
+                    ));
+                }
+            }
+        }
+        RegressionPlan {
+            errors,
+            bounds,
+            notes,
+        }
+    }
+
+    fn tests(&self) -> usize {
+        usize::from(self.errors.is_some()) + usize::from(!self.bounds.is_empty())
+    }
+}
+
 impl SequentialDetector {
-    /// A detector with a validated configuration.
+    /// A detector with a validated configuration: the SLA tests only.
     pub fn new(config: DetectorConfig) -> Result<Self> {
+        Self::build_detector(config, None)
+    }
+
+    /// A detector that also tests the release against `baseline` (the same service before
+    /// the deploy, or the stable release beside a canary) when `config.regression` is set:
+    /// errors, and the latency distribution when both have histograms. A baseline too small to
+    /// use is noted in the verdict, not an error. See the module documentation.
+    pub fn with_baseline(config: DetectorConfig, baseline: Baseline) -> Result<Self> {
+        if let Some(h) = &baseline.latency {
+            h.validate()?;
+        }
+        if baseline.errors > baseline.requests {
+            return Err(Error::invalid_input(format!(
+                "baseline has {} errors out of {} requests: expected errors <= requests",
+                baseline.errors, baseline.requests
+            )));
+        }
+        Self::build_detector(config, Some(baseline))
+    }
+
+    fn build_detector(config: DetectorConfig, baseline: Option<Baseline>) -> Result<Self> {
         config.validate()?;
-        let alpha = config.alpha / config.tests() as f64;
+        let sla_tests = 1 + usize::from(config.latency.is_some());
+        // Each regression test gets the share of alpha a test would get if both ran; the plan
+        // is fixed by the baseline alone, before any observation.
+        let plan = match (&config.regression, &baseline) {
+            (Some(r), Some(b)) => Some(RegressionPlan::new(
+                &config,
+                r,
+                b,
+                config.alpha / (sla_tests + 2) as f64,
+            )),
+            _ => None,
+        };
+        let tests = sla_tests + plan.as_ref().map_or(0, RegressionPlan::tests);
+        let alpha = config.alpha / tests as f64;
         let fast = config.fast_burn;
         let error = RateTest::new(config.error_rate.max, alpha, config.min_requests, fast);
         let latency = config.latency.map(|l| match l.source {
@@ -636,25 +1076,51 @@ impl SequentialDetector {
             ),
             LatencySource::QuantileSamples => RateTest::new(0.5, alpha, config.min_samples, 0.0),
         });
+        // A regression test spends half its share on the baseline's confidence bounds (see
+        // `RegressionPlan::new`, which used the smallest share a test can get) and half here.
+        let alpha_reg = config.alpha / (sla_tests + 2) as f64 / 2.0;
+        let (regression, shift, notes) = match plan {
+            Some(p) => (
+                p.errors.map(|(null, base)| {
+                    let mut t = RateTest::new(null, alpha_reg, config.min_requests, 0.0);
+                    t.reference = Some(base);
+                    t
+                }),
+                (!p.bounds.is_empty())
+                    .then(|| ShiftTest::new(&p.bounds, alpha_reg, config.min_requests)),
+                p.notes,
+            ),
+            None => (None, None, Vec::new()),
+        };
         Ok(SequentialDetector {
             config,
             error,
             latency,
+            regression,
+            shift,
+            baseline,
+            notes,
             last_at: None,
             last_latency: None,
         })
     }
 
-    /// A detector fed with a `StatusCodes` answer (and optionally a `Latency(q)` answer), as
-    /// [`Observation::from_series`] reads them.
+    /// A detector fed with a `StatusCodes` answer (and optionally `Latency(q)` and
+    /// `LatencyHistogram` answers), as [`Observation::from_series`] reads them.
     pub fn from_series(
         config: DetectorConfig,
         status: &[Series],
         latency: Option<&[Series]>,
+        histogram: Option<&[Series]>,
     ) -> Result<Self> {
         let mut d = SequentialDetector::new(config)?;
-        d.observe_series(status, latency)?;
+        d.observe_series(status, latency, histogram)?;
         Ok(d)
+    }
+
+    /// The baseline the regression tests compare against, if any.
+    pub fn baseline(&self) -> Option<&Baseline> {
+        self.baseline.as_ref()
     }
 
     /// The configuration.
@@ -674,8 +1140,9 @@ impl SequentialDetector {
         &mut self,
         status: &[Series],
         latency: Option<&[Series]>,
+        histogram: Option<&[Series]>,
     ) -> Result<usize> {
-        let obs = Observation::from_series(status, latency)?;
+        let obs = Observation::from_series(status, latency, histogram)?;
         let mut n = 0;
         for o in obs {
             if self.last_at.is_some_and(|l| o.at <= l) {
@@ -721,6 +1188,10 @@ impl SequentialDetector {
                 )));
             }
         }
+        if let Some(h) = &o.histogram {
+            h.validate()
+                .map_err(|e| e.with_context("observation", o.at))?;
+        }
         let dt = match self.last_at {
             Some(last) => (o.at - last).to_std().unwrap_or(self.config.step),
             None => self.config.step,
@@ -735,6 +1206,13 @@ impl SequentialDetector {
         };
         let c = cap(&self.error);
         self.error.update(o.at, o.requests, o.errors, c);
+        if let Some(t) = self.regression.as_mut() {
+            let c = cap(t);
+            t.update(o.at, o.requests, o.errors, c);
+        }
+        if let (Some(t), Some(h)) = (self.shift.as_mut(), &o.histogram) {
+            t.update(o.at, h, cap);
+        }
         if let (Some(test), Some(l)) = (self.latency.as_mut(), self.config.latency) {
             let c = if persistence.is_zero() {
                 None
@@ -761,7 +1239,13 @@ impl SequentialDetector {
 
     /// Whether a breach has been declared (cheap; no verdict built).
     pub fn breached(&self) -> bool {
-        self.error.crossing.is_some() || self.latency.as_ref().is_some_and(|t| t.crossing.is_some())
+        self.error.crossing.is_some()
+            || self.latency.as_ref().is_some_and(|t| t.crossing.is_some())
+            || self
+                .regression
+                .as_ref()
+                .is_some_and(|t| t.crossing.is_some())
+            || self.shift.as_ref().is_some_and(|t| t.crossing.is_some())
     }
 
     /// The verdict as of the last observation.
@@ -796,6 +1280,25 @@ impl SequentialDetector {
                 now,
             ));
         }
+        if let Some(t) = &self.regression {
+            metrics.push(self.metric_verdict(
+                t,
+                MetricKind::ErrorRate,
+                TestKind::ErrorRegression,
+                self.config.error_rate,
+                now,
+            ));
+        }
+        if let Some(s) = &self.shift {
+            let (le, t) = s.view();
+            metrics.push(self.metric_verdict(
+                &t,
+                MetricKind::LatencyHistogram,
+                TestKind::LatencyShift,
+                Threshold::new(le, None),
+                now,
+            ));
+        }
         metrics.sort_by_key(|m| match m.state {
             DetectorState::Breach => 0,
             DetectorState::Inconclusive => 1,
@@ -821,6 +1324,7 @@ impl SequentialDetector {
             metrics,
             at: now,
             explanation,
+            notes: self.notes.clone(),
         }
     }
 
@@ -837,10 +1341,24 @@ impl SequentialDetector {
             TestKind::ErrorRate => fmt_rate(v),
             _ => metric.format_value(v),
         };
+        let from = self
+            .baseline
+            .as_ref()
+            .map(|b| b.label.as_str())
+            .filter(|l| !l.is_empty())
+            .unwrap_or("the baseline");
+        let ms = |v: f64| format!("{}ms", group_thousands(v.round() as i64));
         let what = match test {
             TestKind::ErrorRate => format!("{metric}"),
             TestKind::SlowFraction => format!("{metric}: requests over {}", fmt_sla(sla.max)),
             TestKind::LatencySign => format!("{metric}: steps over {}", fmt_sla(sla.max)),
+            TestKind::ErrorRegression => format!("{metric} against {from}"),
+            TestKind::LatencyShift => {
+                format!(
+                    "{metric} against {from}: requests slower than {}",
+                    ms(sla.max)
+                )
+            }
         };
         let unit = match test {
             TestKind::LatencySign => "steps",
@@ -857,6 +1375,7 @@ impl SequentialDetector {
             state: DetectorState::Healthy,
             threshold: sla.max,
             null_rate: t.p0,
+            reference: t.reference,
             estimate: None,
             last_value: if test == TestKind::LatencySign {
                 self.last_latency
@@ -873,6 +1392,16 @@ impl SequentialDetector {
         };
         let sla_text = match test {
             TestKind::ErrorRate => format!("SLA < {}", fmt_sla(sla.max)),
+            TestKind::ErrorRegression | TestKind::LatencyShift => format!(
+                "vs {} in {from} (tested: at most {}, tolerance {}× its odds)",
+                fmt_rate(t.reference.unwrap_or(0.0)),
+                fmt_rate(t.p0),
+                fmt_e(
+                    self.config
+                        .regression
+                        .map_or(RegressionConfig::default().tolerance, |r| r.tolerance)
+                )
+            ),
             _ => format!(
                 "SLA {} < {} (at most {} over)",
                 metric,
@@ -890,6 +1419,7 @@ impl SequentialDetector {
             v.since = Some(c.at);
             v.onset = comp.onset;
             v.severity = Some(match (est, sla.critical) {
+                (_, _) if test == TestKind::LatencyShift => Severity::High,
                 (Some(e), Some(crit)) if test != TestKind::LatencySign && e.low >= crit => {
                     Severity::Critical
                 }
@@ -1074,6 +1604,8 @@ struct RateTest {
     /// `ln E_t`.
     log_e: f64,
     crossing: Option<Crossing>,
+    /// The baseline's own rate, for regression tests.
+    reference: Option<f64>,
 }
 
 impl RateTest {
@@ -1103,6 +1635,7 @@ impl RateTest {
             last_at: None,
             log_e: 0.0,
             crossing: None,
+            reference: None,
         }
     }
 
@@ -1171,6 +1704,105 @@ impl RateTest {
             trials,
             from,
         }
+    }
+}
+
+/// The latency-shift test: one binomial e-process per histogram bound (requests slower than
+/// the bound against the baseline's share times the tolerance), averaged. Each is a test
+/// supermartingale under its own null, so their average is one under all of them at once;
+/// the evidence is declared at `1/alpha` of the average.
+#[derive(Debug, Clone)]
+struct ShiftTest {
+    /// Histogram bounds (ms), ascending.
+    bounds: Vec<f64>,
+    /// One test per bound, built at `alpha / J` so the persistence cap of each is the evidence
+    /// it would need alone.
+    tests: Vec<RateTest>,
+    alpha: f64,
+    log_threshold: f64,
+    log_e: f64,
+    /// The crossing, with the index of the bound with most evidence.
+    crossing: Option<(Crossing, usize)>,
+}
+
+impl ShiftTest {
+    fn new(bounds: &[(f64, f64, f64)], alpha: f64, min_trials: u64) -> Self {
+        let j = bounds.len() as f64;
+        ShiftTest {
+            bounds: bounds.iter().map(|b| b.0).collect(),
+            tests: bounds
+                .iter()
+                .map(|&(_, null, base)| {
+                    let mut t = RateTest::new(null, alpha / j, min_trials, 0.0);
+                    t.reference = Some(base);
+                    t
+                })
+                .collect(),
+            alpha,
+            log_threshold: (1.0 / alpha).ln(),
+            log_e: 0.0,
+            crossing: None,
+        }
+    }
+
+    fn update(
+        &mut self,
+        at: DateTime<Utc>,
+        h: &LatencyHistogram,
+        cap: impl Fn(&RateTest) -> Option<f64>,
+    ) {
+        let n = h.total();
+        for (le, t) in self.bounds.iter().zip(self.tests.iter_mut()) {
+            if let Some(slow) = h.slower_than(*le) {
+                let c = cap(t);
+                t.update(at, n, slow, c);
+            }
+        }
+        let j = self.tests.len() as f64;
+        self.log_e = log_sum_exp(self.tests.iter().map(|t| t.log_e)) - j.ln();
+        let trials = self.tests.iter().map(|t| t.trials).max().unwrap_or(0);
+        let min_trials = self.tests.first().map_or(0, |t| t.min_trials);
+        if self.crossing.is_none() && self.log_e >= self.log_threshold && trials >= min_trials {
+            let (i, best) = self.strongest();
+            let component = best
+                .comps
+                .iter()
+                .enumerate()
+                .max_by(|a, b| (a.1.log_sr + a.1.ln_v).total_cmp(&(b.1.log_sr + b.1.ln_v)))
+                .map_or(0, |c| c.0);
+            self.crossing = Some((
+                Crossing {
+                    at,
+                    e_value: self.log_e.exp(),
+                    component,
+                },
+                i,
+            ));
+        }
+    }
+
+    /// The bound with the most evidence now.
+    fn strongest(&self) -> (usize, &RateTest) {
+        self.tests
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.log_e.total_cmp(&b.1.log_e))
+            .expect("a shift test has at least one bound")
+    }
+
+    /// The bound's test as the verdict reports it: the chosen bound's counts with the
+    /// combined evidence, level and crossing.
+    fn view(&self) -> (f64, RateTest) {
+        let i = match &self.crossing {
+            Some((_, i)) => *i,
+            None => self.strongest().0,
+        };
+        let mut t = self.tests[i].clone();
+        t.alpha = self.alpha;
+        t.log_threshold = self.log_threshold;
+        t.log_e = self.log_e;
+        t.crossing = self.crossing.map(|c| c.0);
+        (self.bounds[i], t)
     }
 }
 
@@ -1760,7 +2392,7 @@ mod tests {
             mk("503", &[1.0, 0.4, 2.0]),
             mk("500", &[0.0, 1.0, 0.0]),
         ];
-        let obs = Observation::from_series(&status, None).unwrap();
+        let obs = Observation::from_series(&status, None, None).unwrap();
         assert_eq!(obs.len(), 3);
         assert_eq!((obs[0].requests, obs[0].errors), (101, 1));
         assert_eq!((obs[1].requests, obs[1].errors), (101, 1));
@@ -1768,16 +2400,16 @@ mod tests {
 
         let mut d = SequentialDetector::new(DetectorConfig::default()).unwrap();
         let first = [mk("200", &[100.0, 99.6]), mk("503", &[1.0, 0.4])];
-        assert_eq!(d.observe_series(&first, None).unwrap(), 2);
+        assert_eq!(d.observe_series(&first, None, None).unwrap(), 2);
         assert_eq!(
-            d.observe_series(&status, None).unwrap(),
+            d.observe_series(&status, None, None).unwrap(),
             1,
             "overlap skipped"
         );
 
-        let err = Observation::from_series(&[mk("abc", &[1.0])], None).unwrap_err();
+        let err = Observation::from_series(&[mk("abc", &[1.0])], None, None).unwrap_err();
         assert!(err.to_string().contains("100-599"), "{err}");
-        let err = Observation::from_series(&[Series::new(vec![])], None).unwrap_err();
+        let err = Observation::from_series(&[Series::new(vec![])], None, None).unwrap_err();
         assert!(err.to_string().contains("`code` label"), "{err}");
     }
 
@@ -1803,6 +2435,300 @@ mod tests {
     fn change_point_weights_sum_to_one() {
         let partial: f64 = (1..=10_000).map(|j| ln_weight(j).exp()).sum();
         assert!((partial + ln_tail(10_000).exp() - 1.0).abs() < 1e-9);
+    }
+
+    /// A multinomial draw over `probs` (summing to 1) as a cumulative histogram over `bounds`
+    /// (the last `+Inf`).
+    fn histogram(rng: &mut Rng, n: u64, bounds: &[f64], probs: &[f64]) -> LatencyHistogram {
+        let (mut left, mut mass, mut cum) = (n, 1.0f64, 0u64);
+        let mut buckets = Vec::new();
+        for (b, p) in bounds.iter().zip(probs) {
+            let x = if mass <= 0.0 || *p >= mass {
+                left
+            } else {
+                rng.binomial(left, p / mass)
+            };
+            left -= x;
+            mass -= p;
+            cum += x;
+            buckets.push((*b, cum));
+        }
+        LatencyHistogram::new(buckets).unwrap()
+    }
+
+    const BOUNDS: [f64; 6] = [50.0, 100.0, 250.0, 500.0, 1000.0, f64::INFINITY];
+    /// Healthy: 60 % under 50 ms, 1 % over 500 ms, 0.2 % over 1 s.
+    const HEALTHY: [f64; 6] = [0.60, 0.30, 0.07, 0.02, 0.008, 0.002];
+    /// The tail fattens: 4 % over 500 ms.
+    const SLOW_TAIL: [f64; 6] = [0.58, 0.28, 0.06, 0.04, 0.03, 0.01];
+
+    fn regression_config(alpha: f64, sla: f64) -> DetectorConfig {
+        DetectorConfig {
+            alpha,
+            regression: Some(RegressionConfig::default()),
+            ..config(alpha, sla)
+        }
+    }
+
+    fn baseline_of(requests: u64, errors: u64, probs: Option<&[f64]>) -> Baseline {
+        let mut rng = Rng(99);
+        Baseline {
+            requests,
+            errors,
+            latency: probs.map(|p| histogram(&mut rng, requests, &BOUNDS, p)),
+            label: "before the deploy".into(),
+        }
+    }
+
+    #[test]
+    fn error_regression_false_detections_at_the_tolerance_stay_below_alpha() {
+        // Baseline 1 % (its true rate); the release at exactly twice those odds, checked every
+        // step, 1,000 streams: the SLA (20 %) never fires, the regression test must fire on
+        // at most alpha of them.
+        let (alpha, streams) = (0.05, 1000u64);
+        let base = baseline_of(20_000, 200, None);
+        let p = inflate(0.01, 2.0);
+        let mut hits = 0;
+        for seed in 0..streams {
+            let mut rng = Rng(seed ^ 0xBA5E);
+            let mut d =
+                SequentialDetector::with_baseline(regression_config(alpha, 0.2), base.clone())
+                    .unwrap();
+            for s in 0..1500 {
+                let x = rng.binomial(40, p);
+                d.observe(Observation::counts(at(s), 40, x)).unwrap();
+            }
+            hits += usize::from(d.breached());
+        }
+        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
+        assert!(
+            hits as f64 / streams as f64 <= alpha + slack,
+            "false detections {hits}/{streams}"
+        );
+    }
+
+    #[test]
+    fn error_regression_inside_the_sla_is_detected_and_explained() {
+        // 0.05 % before the deploy, 0.4 % after: inside the 0.5 % SLA, 8x the baseline.
+        let base = baseline_of(200_000, 100, None);
+        let mut d =
+            SequentialDetector::with_baseline(regression_config(0.01, 0.005), base).unwrap();
+        let mut rng = Rng(3);
+        for s in 0..600 {
+            let x = rng.binomial(200, 0.004);
+            d.observe(Observation::counts(at(s), 200, x)).unwrap();
+        }
+        let v = d.verdict();
+        assert_eq!(v.state, DetectorState::Breach, "{}", v.explanation);
+        let m = v.breaches().next().unwrap();
+        assert_eq!(m.test, TestKind::ErrorRegression);
+        assert_eq!(m.reference, Some(0.0005));
+        assert!(
+            m.null_rate > 0.0005 && m.null_rate < 0.005,
+            "{}",
+            m.null_rate
+        );
+        assert_eq!(m.severity, Some(Severity::High));
+        for needle in ["against before the deploy", "vs 0.05%", "tolerance 2.00×"] {
+            assert!(
+                v.explanation.contains(needle),
+                "{needle}: {}",
+                v.explanation
+            );
+        }
+        let sla = v
+            .metrics
+            .iter()
+            .find(|m| m.test == TestKind::ErrorRate)
+            .unwrap();
+        assert_eq!(sla.state, DetectorState::Healthy, "{}", sla.explanation);
+        let a = v.to_assessment();
+        assert_eq!(a.verdict, Verdict::Violation);
+        // The same release against the same baseline, without the regression config: healthy.
+        let mut plain = SequentialDetector::new(config(0.01, 0.005)).unwrap();
+        let mut rng = Rng(3);
+        for s in 0..600 {
+            let x = rng.binomial(200, 0.004);
+            plain.observe(Observation::counts(at(s), 200, x)).unwrap();
+        }
+        assert!(!plain.breached());
+    }
+
+    #[test]
+    fn unusable_baselines_are_noted_not_tested() {
+        // Too small, and too bad (2x the odds of ~0.4 % is above the 0.5 % SLA).
+        for (base, needle) in [
+            (baseline_of(500, 0, None), "fewer than the 1,000 needed"),
+            (
+                baseline_of(100_000, 400, None),
+                "the SLA test is the stricter one",
+            ),
+        ] {
+            let d =
+                SequentialDetector::with_baseline(regression_config(0.01, 0.005), base).unwrap();
+            let v = d.verdict();
+            assert!(
+                v.metrics
+                    .iter()
+                    .all(|m| m.test != TestKind::ErrorRegression),
+                "{v:?}"
+            );
+            assert!(v.notes.iter().any(|n| n.contains(needle)), "{:?}", v.notes);
+            assert!(
+                v.notes.iter().any(|n| n.contains("no latency histogram")),
+                "{:?}",
+                v.notes
+            );
+        }
+        let err = SequentialDetector::with_baseline(
+            regression_config(0.01, 0.005),
+            baseline_of(10, 11, None),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("errors <= requests"), "{err}");
+        let err = SequentialDetector::new(DetectorConfig {
+            regression: Some(RegressionConfig {
+                tolerance: 1.0,
+                ..RegressionConfig::default()
+            }),
+            ..DetectorConfig::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("greater than 1"), "{err}");
+    }
+
+    #[test]
+    fn latency_shift_finds_a_fattened_tail_and_ignores_a_faster_release() {
+        let base = baseline_of(100_000, 100, Some(&HEALTHY));
+        let run = |probs: &[f64]| {
+            let mut d =
+                SequentialDetector::with_baseline(regression_config(0.01, 0.05), base.clone())
+                    .unwrap();
+            let mut rng = Rng(5);
+            for s in 0..300 {
+                let h = histogram(&mut rng, 100, &BOUNDS, probs);
+                d.observe(Observation::counts(at(s), 100, 0).with_histogram(h))
+                    .unwrap();
+            }
+            d.verdict()
+        };
+        let v = run(&SLOW_TAIL);
+        assert_eq!(v.state, DetectorState::Breach, "{}", v.explanation);
+        let m = v.breaches().next().unwrap();
+        assert_eq!(m.test, TestKind::LatencyShift);
+        assert_eq!(m.metric, MetricKind::LatencyHistogram);
+        assert!(
+            m.threshold == 500.0 || m.threshold == 1000.0,
+            "{}",
+            m.threshold
+        );
+        assert!(m.since.unwrap() <= at(120), "{}", v.explanation);
+        assert!(
+            v.explanation
+                .contains("Latency distribution against before the deploy: requests slower than"),
+            "{}",
+            v.explanation
+        );
+        // Faster than the baseline everywhere: nothing to report.
+        let faster = run(&[0.80, 0.15, 0.04, 0.008, 0.0015, 0.0005]);
+        assert_eq!(
+            faster.state,
+            DetectorState::Healthy,
+            "{}",
+            faster.explanation
+        );
+    }
+
+    #[test]
+    fn latency_shift_false_detections_with_an_unchanged_distribution_stay_below_alpha() {
+        // The release draws from the baseline's distribution; every bound is at its null's
+        // lower end, so this checks the average-of-e-processes bookkeeping, not the tolerance.
+        let (alpha, streams) = (0.05, 400u64);
+        let base = baseline_of(50_000, 50, Some(&HEALTHY));
+        let cfg = DetectorConfig {
+            regression: Some(RegressionConfig {
+                tolerance: 1.0001,
+                ..RegressionConfig::default()
+            }),
+            ..regression_config(alpha, 0.2)
+        };
+        let mut hits = 0;
+        for seed in 0..streams {
+            let mut rng = Rng(seed ^ 0x1A7E);
+            let mut d = SequentialDetector::with_baseline(cfg.clone(), base.clone()).unwrap();
+            for s in 0..600 {
+                let h = histogram(&mut rng, 50, &BOUNDS, &HEALTHY);
+                d.observe(Observation::counts(at(s), 50, 0).with_histogram(h))
+                    .unwrap();
+            }
+            hits += usize::from(d.breached());
+        }
+        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
+        assert!(
+            hits as f64 / streams as f64 <= alpha + slack,
+            "false detections {hits}/{streams}"
+        );
+    }
+
+    #[test]
+    fn histogram_series_become_cumulative_histograms_and_bad_ones_are_rejected() {
+        let mk = |le: &str, v: &[f64]| {
+            Series::new(
+                v.iter()
+                    .enumerate()
+                    .map(|(i, v)| Sample {
+                        at: at(10 * i as i64),
+                        value: *v,
+                    })
+                    .collect(),
+            )
+            .with_label("le", le)
+        };
+        let series = [
+            mk("+Inf", &[100.0, 50.0]),
+            mk("100", &[90.0, 20.0]),
+            mk("250", &[89.6, 40.0]), // rounding made it smaller than le=100's
+        ];
+        let steps = LatencyHistogram::from_series(&series).unwrap();
+        assert_eq!(steps.len(), 2);
+        assert_eq!(
+            steps[0].1.buckets,
+            vec![(100.0, 90), (250.0, 90), (f64::INFINITY, 100)]
+        );
+        assert_eq!(steps[1].1.slower_than(100.0), Some(30));
+        let base = Baseline::from_series(
+            "before",
+            &[mk("200", &[100.0, 50.0]).with_label("code", "200")],
+            Some(&series),
+        )
+        .unwrap();
+        assert_eq!(base.requests, 150);
+        assert_eq!(base.latency.unwrap().total(), 150);
+
+        for (bad, needle) in [
+            (vec![mk("100", &[1.0])], "+Inf"),
+            (vec![mk("fast", &[1.0]), mk("+Inf", &[1.0])], "bound in ms"),
+            (vec![Series::new(vec![])], "`le` label"),
+            (vec![mk("+Inf", &[-1.0])], "at least 0"),
+        ] {
+            let err = LatencyHistogram::from_series(&bad).unwrap_err();
+            assert!(err.to_string().contains(needle), "{needle}: {err}");
+        }
+        for (bad, needle) in [
+            (
+                vec![(100.0, 5), (50.0, 6), (f64::INFINITY, 7)],
+                "increasing",
+            ),
+            (
+                vec![(100.0, 5), (200.0, 4), (f64::INFINITY, 7)],
+                "cumulative",
+            ),
+            (vec![(100.0, 5)], "+Inf"),
+            (vec![], "without buckets"),
+        ] {
+            let err = LatencyHistogram::new(bad).unwrap_err();
+            assert!(err.to_string().contains(needle), "{needle}: {err}");
+        }
     }
 
     #[test]

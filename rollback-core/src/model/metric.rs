@@ -86,6 +86,9 @@ pub enum MetricKind {
     MemoryBytes,
     /// Responses per step, one series per status code, labelled `code`.
     StatusCodes,
+    /// Responses per step at or below each latency bound, one series per bound, labelled `le`
+    /// (milliseconds, `+Inf` included): a Prometheus histogram's buckets, cumulative in `le`.
+    LatencyHistogram,
     /// A named query the source is configured with.
     Custom(String),
 }
@@ -101,6 +104,7 @@ impl MetricKind {
             MetricKind::MemoryUtilization => "memory".into(),
             MetricKind::MemoryBytes => "memory_bytes".into(),
             MetricKind::StatusCodes => "status_codes".into(),
+            MetricKind::LatencyHistogram => "latency_histogram".into(),
             MetricKind::Custom(n) => format!("custom:{n}"),
         }
     }
@@ -113,7 +117,9 @@ impl MetricKind {
             MetricKind::Latency(_) => format!("{}ms", group_thousands(v.round() as i64)),
             MetricKind::CpuUtilization | MetricKind::MemoryUtilization => format_percent(v),
             MetricKind::MemoryBytes => format!("{} MB", group_thousands((v / 1e6).round() as i64)),
-            MetricKind::StatusCodes => group_thousands(v.round() as i64),
+            MetricKind::StatusCodes | MetricKind::LatencyHistogram => {
+                group_thousands(v.round() as i64)
+            }
             MetricKind::Custom(_) => format!("{v:.4}"),
         }
     }
@@ -129,6 +135,7 @@ impl fmt::Display for MetricKind {
             MetricKind::MemoryUtilization => f.write_str("Memory usage"),
             MetricKind::MemoryBytes => f.write_str("Memory"),
             MetricKind::StatusCodes => f.write_str("Responses by status"),
+            MetricKind::LatencyHistogram => f.write_str("Latency distribution"),
             MetricKind::Custom(n) => write!(f, "{n}"),
         }
     }

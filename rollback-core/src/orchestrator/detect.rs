@@ -127,7 +127,8 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             cfg.alpha = policy.sequential.alpha;
             cfg.persistence = policy.sequential.persistence;
             cfg.fast_burn = policy.sequential.fast_burn;
-            match crate::sequential::SequentialDetector::from_series(cfg, &status, Some(&p95)) {
+            match crate::sequential::SequentialDetector::from_series(cfg, &status, Some(&p95), None)
+            {
                 Ok(d) => Some(d.verdict_at(self.now())),
                 Err(e) => {
                     self.line(Mark::Warn, format!("Sequential test not run: {e}"));
