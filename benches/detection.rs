@@ -455,7 +455,7 @@ fn bench_observe(c: &mut Criterion) {
             |d| {
                 let Ok(mut d) = d else { return false };
                 for o in &obs {
-                    if d.observe(*o).is_err() {
+                    if d.observe(o.clone()).is_err() {
                         return false;
                     }
                 }
@@ -468,7 +468,7 @@ fn bench_observe(c: &mut Criterion) {
         let mut d = SequentialDetector::new(sequential_config(Duration::ZERO, 0.0));
         if let Ok(d) = d.as_mut() {
             for o in &obs {
-                let _ = d.observe(*o);
+                let _ = d.observe(o.clone());
             }
         }
         b.iter(|| d.as_ref().map(|d| d.verdict().state).ok())
