@@ -247,6 +247,41 @@ pub struct SequentialPolicy {
     /// A rate confidently above this multiple of the SLA is flagged at once, without waiting for
     /// `persistence` (default 5; 0 turns it off). The false-alarm bound is unchanged.
     pub fast_burn: f64,
+    /// The release against its baseline: errors and the latency distribution, even inside
+    /// the SLA.
+    pub regression: RegressionPolicy,
+}
+
+/// Regression tests of the detect stage: the failing release against the stable release
+/// beside it (a canary), or against the whole target before the release was deployed. See
+/// [`crate::sequential`], *Regression against the baseline*.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegressionPolicy {
+    /// Run them (default true). A regression breach is HIGH, so with the default trigger it
+    /// starts a rollback even when the SLA holds.
+    pub enabled: bool,
+    /// How much worse than the baseline is acceptable, as a multiple of the odds of its rate
+    /// (default 2: 0.2 % errors against 0.1 %). Must exceed 1; set it above the drift your
+    /// service has between the baseline window and now.
+    pub tolerance: f64,
+    /// The pre-deploy window read when no stable release serves beside the failing one
+    /// (default 1 h, ending at the deploy).
+    #[serde(with = "humantime_serde")]
+    pub baseline_window: Duration,
+    /// A baseline with fewer requests is not used (default 1,000).
+    pub min_baseline_requests: u64,
+}
+
+impl Default for RegressionPolicy {
+    fn default() -> Self {
+        RegressionPolicy {
+            enabled: true,
+            tolerance: 2.0,
+            baseline_window: Duration::from_secs(3600),
+            min_baseline_requests: 1000,
+        }
+    }
 }
 
 impl Default for SequentialPolicy {
@@ -256,6 +291,7 @@ impl Default for SequentialPolicy {
             alpha: 0.01,
             persistence: Duration::from_secs(15),
             fast_burn: 5.0,
+            regression: RegressionPolicy::default(),
         }
     }
 }
@@ -468,6 +504,17 @@ impl Policy {
                 "detection.sequential.alpha = {a} is out of range: expected a probability in (0, 0.5], e.g. 0.01"
             )));
         }
+        let r = &d.sequential.regression;
+        if !(r.tolerance.is_finite() && r.tolerance > 1.0) {
+            return Err(Error::invalid_input(format!(
+                "detection.sequential.regression.tolerance = {} is out of range: expected a multiple of the baseline's odds greater than 1, e.g. 2",
+                r.tolerance
+            )));
+        }
+        nonzero(
+            "detection.sequential.regression.baseline_window",
+            r.baseline_window,
+        )?;
         nonzero("target.history", self.target.history)?;
         if let Some(u) = self.target.min_uptime_percent {
             if !(0.0..=100.0).contains(&u) {

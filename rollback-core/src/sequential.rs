@@ -1462,7 +1462,7 @@ impl SequentialDetector {
                     .unwrap_or_default(),
                 fmt_e(c.e_value),
                 fmt_e(e_threshold),
-                t.alpha
+                fmt_alpha(t.alpha)
             );
             return v;
         }
@@ -1517,7 +1517,17 @@ impl SequentialDetector {
     }
 }
 
+/// A level with at most four significant digits (`0.01`, `0.001667`).
+fn fmt_alpha(a: f64) -> String {
+    let digits = (4 - a.log10().ceil() as i32).clamp(0, 12);
+    let scale = 10f64.powi(digits);
+    format!("{}", (a * scale).round() / scale)
+}
+
 fn fmt_e(e: f64) -> String {
+    if e.is_infinite() {
+        return "> 1e308".into();
+    }
     if e >= 1e4 || (e > 0.0 && e < 1e-2) {
         format!("{e:.2e}")
     } else {

@@ -8,7 +8,10 @@ use crate::error::{Error, ErrorKind};
 use crate::metrics_source::MetricsSource;
 use crate::model::event::Stage;
 use crate::model::finding::Severity;
-use crate::model::metric::group_thousands;
+use crate::model::metric::{group_thousands, MetricKind, Series, TimeRange};
+use crate::model::release::Release;
+use crate::model::traffic::TrafficSplit;
+use crate::sequential::{Baseline, DetectorConfig, DetectorVerdict, RegressionConfig, SequentialDetector};
 use crate::platform::Platform;
 use crate::report::{Mark, Outcome, StageStatus};
 
@@ -122,23 +125,15 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         // The sequential test reads the same window step by step: it sees a breach as soon as
         // the evidence is conclusive, not only when a window's mean crosses the line.
         let sequential = if policy.sequential.enabled {
-            let sla = self.inner.policy.sla.for_env(target.environment);
-            let mut cfg = crate::sequential::DetectorConfig::from_sla(sla, &policy);
-            cfg.alpha = policy.sequential.alpha;
-            cfg.persistence = policy.sequential.persistence;
-            cfg.fast_burn = policy.sequential.fast_burn;
-            match crate::sequential::SequentialDetector::from_series(cfg, &status, Some(&p95), None)
-            {
-                Ok(d) => Some(d.verdict_at(self.now())),
-                Err(e) => {
-                    self.line(Mark::Warn, format!("Sequential test not run: {e}"));
-                    None
-                }
-            }
+            self.sequential_verdict(&from, &releases, &traffic, &status, &p95)
+                .await
         } else {
             None
         };
         if let Some(v) = &sequential {
+            for note in &v.notes {
+                self.line(Mark::Info, format!("Regression test: {note}"));
+            }
             let breach = v.state == crate::sequential::DetectorState::Breach;
             self.line(
                 if breach { Mark::Fail } else { Mark::Info },
@@ -230,5 +225,152 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             StageStatus::Ok
         });
         Ok(())
+    }
+}
+
+impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
+    /// The anytime-valid test over the detection window: the SLA, and (when the policy asks)
+    /// the release against its baseline. `None` when it cannot run (the reason is printed).
+    async fn sequential_verdict(
+        &mut self,
+        from: &Release,
+        releases: &[Release],
+        traffic: &TrafficSplit,
+        status: &[Series],
+        p95: &[Series],
+    ) -> Option<DetectorVerdict> {
+        let policy = self.inner.policy.detection.clone();
+        let seq = &policy.sequential;
+        let sla = self.inner.policy.sla.for_env(self.req.target.environment);
+        let mut cfg = DetectorConfig::from_sla(sla, &policy);
+        cfg.alpha = seq.alpha;
+        cfg.persistence = seq.persistence;
+        cfg.fast_burn = seq.fast_burn;
+        let mut histogram = None;
+        let mut notes = Vec::new();
+        let baseline = if seq.regression.enabled {
+            cfg.regression = Some(RegressionConfig {
+                tolerance: seq.regression.tolerance,
+                min_baseline_requests: seq.regression.min_baseline_requests,
+            });
+            let range = TimeRange::ending_at(self.now(), policy.window);
+            let (h, err) = self
+                .query(MetricKind::LatencyHistogram, from, range, policy.step)
+                .await;
+            match err {
+                Some(e) => notes.push(format!(
+                    "latency distribution not tested: the histogram query failed: {e}"
+                )),
+                None if h.is_empty() => notes.push(format!(
+                    "latency distribution not tested: no latency histogram for {}",
+                    from.version
+                )),
+                None => histogram = Some(h),
+            }
+            match self
+                .baseline(from, releases, traffic, histogram.is_some())
+                .await
+            {
+                Ok(b) => Some(b),
+                Err(why) => {
+                    notes.push(format!("not run: {why}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let detector = match baseline {
+            Some(b) => {
+                self.line(
+                    Mark::Info,
+                    format!(
+                        "Baseline: {} requests, {} errors in {}",
+                        group_thousands(b.requests as i64),
+                        group_thousands(b.errors as i64),
+                        b.label
+                    ),
+                );
+                SequentialDetector::with_baseline(cfg, b)
+            }
+            None => SequentialDetector::new(cfg),
+        };
+        let verdict = detector.and_then(|mut d| {
+            d.observe_series(status, Some(p95), histogram.as_deref())?;
+            Ok(d.verdict_at(self.now()))
+        });
+        match verdict {
+            Ok(mut v) => {
+                notes.append(&mut v.notes);
+                v.notes = notes;
+                Some(v)
+            }
+            Err(e) => {
+                self.line(Mark::Warn, format!("Sequential test not run: {e}"));
+                None
+            }
+        }
+    }
+
+    /// The regression baseline: the stable release serving beside `from` (a canary) over the
+    /// detection window, else the whole target over the window before `from` was deployed.
+    /// The latency histogram is read only when the release has one too.
+    async fn baseline(
+        &mut self,
+        from: &Release,
+        releases: &[Release],
+        traffic: &TrafficSplit,
+        with_histogram: bool,
+    ) -> Result<Baseline, String> {
+        let policy = self.inner.policy.detection.clone();
+        let beside = releases
+            .iter()
+            .find(|r| r.revision != from.revision && traffic.percent_for(&r.revision) > 0);
+        let (label, release, range, step) = match beside {
+            Some(r) => (
+                format!("{} beside it", r.version),
+                Some(r),
+                TimeRange::ending_at(self.now(), policy.window),
+                policy.step,
+            ),
+            None => {
+                let Some(at) = from.deployed_at else {
+                    return Err(format!(
+                        "{} has no deploy time and no release serves beside it",
+                        from.version
+                    ));
+                };
+                let window = policy.sequential.regression.baseline_window;
+                (
+                    format!(
+                        "the {} before the deploy",
+                        humantime::format_duration(window)
+                    ),
+                    None,
+                    TimeRange::ending_at(at, window),
+                    // One point per minute at most: the baseline is a total.
+                    policy.step.max(std::time::Duration::from_secs(60)),
+                )
+            }
+        };
+        let (status, err) = self
+            .query_for(MetricKind::StatusCodes, release, range, step)
+            .await;
+        if let Some(e) = err {
+            return Err(format!("the baseline query failed: {e}"));
+        }
+        let histogram = if with_histogram {
+            let (h, err) = self
+                .query_for(MetricKind::LatencyHistogram, release, range, step)
+                .await;
+            if err.is_some() || h.is_empty() {
+                None
+            } else {
+                Some(h)
+            }
+        } else {
+            None
+        };
+        Baseline::from_series(label, &status, histogram.as_deref()).map_err(|e| e.to_string())
     }
 }

@@ -336,8 +336,21 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         range: TimeRange,
         step: Duration,
     ) -> (Vec<Series>, Option<Error>) {
-        let q = MetricQuery::new(kind, self.req.target.clone(), range, step)
-            .for_release(release.reference());
+        self.query_for(kind, Some(release), range, step).await
+    }
+
+    /// As [`Run::query`]; `None` asks for the whole target (every release, traffic-weighted).
+    pub async fn query_for(
+        &self,
+        kind: MetricKind,
+        release: Option<&Release>,
+        range: TimeRange,
+        step: Duration,
+    ) -> (Vec<Series>, Option<Error>) {
+        let mut q = MetricQuery::new(kind, self.req.target.clone(), range, step);
+        if let Some(r) = release {
+            q = q.for_release(r.reference());
+        }
         match self.read("query", || self.inner.metrics.query(&q)).await {
             Ok(s) => (s, None),
             Err(e) => (Vec::new(), Some(e)),

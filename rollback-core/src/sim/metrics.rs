@@ -83,6 +83,12 @@ pub(crate) fn query(
             .map(label)
             .collect());
     }
+    if q.kind == MetricKind::LatencyHistogram {
+        return Ok(latency_histogram(ts, sc, &releases, &times, step, end)
+            .into_iter()
+            .map(label)
+            .collect());
+    }
     let mut samples = Vec::new();
     for t in times {
         let value = if per_release {
@@ -243,5 +249,93 @@ fn status_codes(
         .iter()
         .zip(series)
         .map(|(c, samples)| Series::new(samples).with_label("code", c.to_string()))
+        .collect()
+}
+
+/// Bucket bounds (ms) of the simulated latency histogram, as a Prometheus client's defaults
+/// scaled to milliseconds; `+Inf` is added.
+pub(crate) const HISTOGRAM_BOUNDS: [f64; 11] = [
+    5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
+];
+
+/// The share of a release's requests at or below `bound` ms at `x`, from the profile's
+/// quantile curve (inverted by bisection over per-mille quantiles).
+fn share_at_or_below(p: &super::scenario::Profile, x: Option<f64>, rps: f64, bound: f64) -> f64 {
+    let q = |m: u16| p.latency(m, x, rps).0;
+    if bound < q(1) {
+        return 0.0;
+    }
+    if bound >= q(999) {
+        return 1.0;
+    }
+    let (mut lo, mut hi) = (1u16, 999u16); // q(lo) <= bound < q(hi)
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if q(mid) <= bound {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    f64::from(lo) / 1000.0
+}
+
+/// Responses per step at or below each bound, one series per `le` (ms, `+Inf` last), with the
+/// same carried rounding as the status codes so totals over a window are exact.
+fn latency_histogram(
+    ts: &TargetState,
+    sc: &Scenario,
+    releases: &[usize],
+    times: &[DateTime<Utc>],
+    step: f64,
+    end: DateTime<Utc>,
+) -> Vec<Series> {
+    let n = HISTOGRAM_BOUNDS.len() + 1;
+    let dt = if step <= 600.0 { 1.0 } else { step / 600.0 };
+    let mut cumulative = vec![0.0f64; n];
+    let mut series: Vec<Vec<Sample>> = vec![Vec::new(); n];
+    for &t0 in times {
+        let t1 = plus(t0, step).min(end);
+        let len = seconds_between(t0, t1);
+        let before: Vec<f64> = cumulative.iter().map(|c| c.round()).collect();
+        let mut served = false;
+        let mut a = 0.0;
+        while a < len {
+            let piece = dt.min(len - a);
+            let mid = plus(t0, a + piece / 2.0);
+            for &i in releases {
+                let share = ts.share(i, mid);
+                if share <= 0.0 || !ts.running(i, mid) {
+                    continue;
+                }
+                served = true;
+                let p = &ts.spec(sc, i).profile;
+                let rps = sc.request_rate * share;
+                let x = ts.x(sc, i, mid);
+                let requests = rps * piece;
+                for (k, b) in HISTOGRAM_BOUNDS.iter().enumerate() {
+                    cumulative[k] += requests * share_at_or_below(p, x, rps, *b);
+                }
+                cumulative[n - 1] += requests;
+            }
+            a += piece;
+        }
+        if served {
+            let mut run = 0.0f64;
+            for k in 0..n {
+                run = run.max(cumulative[k].round() - before[k]);
+                series[k].push(Sample { at: t0, value: run });
+            }
+        }
+    }
+    if series[0].is_empty() {
+        return Vec::new();
+    }
+    HISTOGRAM_BOUNDS
+        .iter()
+        .map(|b| format!("{b}"))
+        .chain(std::iter::once("+Inf".to_string()))
+        .zip(series)
+        .map(|(le, samples)| Series::new(samples).with_label("le", le))
         .collect()
 }

@@ -820,3 +820,78 @@ async fn a_thousand_target_copies_serve_concurrent_calls() {
         .all(|r| r.as_ref().is_ok_and(|s| s.len() == 4)));
     assert_eq!(sim.mutating_calls(), 1000);
 }
+
+#[tokio::test(start_paused = true)]
+async fn spec_incident_latency_histogram_matches_the_counts_and_the_quantiles() {
+    use crate::sequential::LatencyHistogram;
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let v130 = release(&sim, "v1.3.0");
+    let hist = query(&sim, MetricKind::LatencyHistogram, Some(&v130), 300, 10).await;
+    let codes = query(&sim, MetricKind::StatusCodes, Some(&v130), 300, 10).await;
+    let total: f64 = codes.iter().flat_map(|s| &s.samples).map(|x| x.value).sum();
+    let steps = LatencyHistogram::from_series(&hist).expect("parses");
+    assert_eq!(steps.len(), 30);
+    let sum = |le: f64| -> u64 {
+        steps
+            .iter()
+            .map(|(_, h)| h.buckets.iter().find(|b| b.0 == le).unwrap().1)
+            .sum()
+    };
+    assert_eq!(sum(f64::INFINITY) as f64, total);
+    // p95 is 3,245 ms: fewer than 95 % at or below 2.5 s, at least 95 % at or below 5 s.
+    let share = |le: f64| sum(le) as f64 / total;
+    assert!(share(2500.0) < 0.95, "{}", share(2500.0));
+    assert!(share(5000.0) >= 0.95, "{}", share(5000.0));
+    assert!(share(10.0) < share(250.0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn spec_incident_latency_shifted_against_the_hour_before_the_deploy() {
+    use crate::sequential::{
+        Baseline, DetectorConfig, DetectorState, RegressionConfig, SequentialDetector, TestKind,
+    };
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    let v130 = release(&sim, "v1.3.0");
+    let deployed = v130.deployed_at.expect("deployed_at");
+    let before = |kind| {
+        MetricQuery::new(
+            kind,
+            sim.target(),
+            TimeRange::ending_at(deployed, secs(3600)),
+            secs(60),
+        )
+    };
+    let status = sim
+        .metrics()
+        .query(&before(MetricKind::StatusCodes))
+        .await
+        .unwrap();
+    let hist = sim
+        .metrics()
+        .query(&before(MetricKind::LatencyHistogram))
+        .await
+        .unwrap();
+    let base = Baseline::from_series("the hour before the deploy", &status, Some(&hist)).unwrap();
+    assert!(base.requests > 10_000, "{base:?}");
+    let now_hist = query(&sim, MetricKind::LatencyHistogram, Some(&v130), 300, 10).await;
+    let now_codes = query(&sim, MetricKind::StatusCodes, Some(&v130), 300, 10).await;
+    let cfg = DetectorConfig {
+        regression: Some(RegressionConfig::default()),
+        error_rate: crate::policy::Threshold::new(0.5, None),
+        ..DetectorConfig::default()
+    };
+    let mut d = SequentialDetector::with_baseline(cfg, base).unwrap();
+    d.observe_series(&now_codes, None, Some(&now_hist)).unwrap();
+    let v = d.verdict();
+    assert_eq!(v.state, DetectorState::Breach, "{}", v.explanation);
+    assert!(
+        v.breaches().any(|m| m.test == TestKind::LatencyShift),
+        "{}",
+        v.explanation
+    );
+    assert!(
+        v.explanation.contains("the hour before the deploy"),
+        "{}",
+        v.explanation
+    );
+}
