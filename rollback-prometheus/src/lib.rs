@@ -75,6 +75,7 @@
 
 mod config;
 mod error_map;
+mod histogram;
 mod response;
 mod secret;
 mod source;
