@@ -88,7 +88,7 @@ pub use config::{
 pub use secret::{Auth, Secret};
 pub use source::PrometheusSource;
 pub use template::PLACEHOLDERS;
-pub use validate::{KindCheck, KindOutcome, ValidationReport};
+pub use validate::{is_optional, KindCheck, KindOutcome, ValidationReport};
 
 /// The README's example, compiled as a doctest so that it stays true.
 #[cfg(doctest)]
