@@ -163,16 +163,45 @@ impl Default for LabelNames {
     }
 }
 
-/// The unit of the latency histogram's buckets.
+/// The unit of the latency histogram's buckets (`metrics.latency_unit`: `"seconds"` or
+/// `"milliseconds"`; any other value is a configuration error naming these two).
+///
+/// Answers are always in milliseconds: the default `Latency(q)` template multiplies by 1000 for
+/// seconds, and the `le` label of every `LatencyHistogram` series is converted (`0.25` → `250`).
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LatencyUnit {
-    /// Buckets in seconds (the Prometheus convention); the result is multiplied by 1000.
+    /// Buckets in seconds (the Prometheus convention): latencies and `le` bounds are multiplied
+    /// by 1000.
     #[default]
     Seconds,
-    /// Buckets in milliseconds.
+    /// Buckets in milliseconds: used as they are.
     Milliseconds,
+}
+
+impl LatencyUnit {
+    /// The configuration value: `seconds` or `milliseconds`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LatencyUnit::Seconds => "seconds",
+            LatencyUnit::Milliseconds => "milliseconds",
+        }
+    }
+
+    /// The power of ten that turns a value in this unit into milliseconds.
+    pub(crate) fn millis_exponent(self) -> i32 {
+        match self {
+            LatencyUnit::Seconds => 3,
+            LatencyUnit::Milliseconds => 0,
+        }
+    }
+}
+
+impl fmt::Display for LatencyUnit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Metric names used by the default templates.
@@ -185,7 +214,7 @@ pub struct MetricNames {
     /// The latency histogram's base name, without `_bucket` (default
     /// `http_request_duration_seconds`).
     pub latency_histogram: String,
-    /// The unit of the histogram's `le` buckets (default `seconds`).
+    /// The unit of the histogram's `le` buckets (default `seconds`; or `milliseconds`).
     pub latency_unit: LatencyUnit,
 }
 
@@ -225,6 +254,11 @@ pub struct TemplateOverrides {
     /// `MetricKind::StatusCodes`: responses per step, one series per status-code label value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_codes: Option<String>,
+    /// `MetricKind::LatencyHistogram`: responses per step at or below each bucket bound, one
+    /// series per `le` label value in [`MetricNames::latency_unit`] (converted to milliseconds
+    /// in the answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<String>,
 }
 
 /// How to authenticate, as configured: the secret itself is read from an environment variable
@@ -307,6 +341,40 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("timout"), "{msg}");
         assert!(msg.contains("timeout"), "{msg}");
+    }
+
+    #[test]
+    fn latency_unit_accepts_seconds_and_milliseconds_only() {
+        let unit = |v: &str| {
+            PrometheusConfig::from_toml_str(&format!(
+                "url = \"http://p\"\n[metrics]\nlatency_unit = \"{v}\""
+            ))
+            .map(|c| c.metrics.latency_unit)
+        };
+        assert_eq!(unit("seconds").expect("valid"), LatencyUnit::Seconds);
+        assert_eq!(
+            unit("milliseconds").expect("valid"),
+            LatencyUnit::Milliseconds
+        );
+        let err = unit("ms").expect_err("not a unit name");
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        let msg = err.to_string();
+        assert!(msg.contains("`ms`"), "{msg}");
+        assert!(msg.contains("`seconds`"), "{msg}");
+        assert!(msg.contains("`milliseconds`"), "{msg}");
+        assert_eq!(LatencyUnit::Milliseconds.to_string(), "milliseconds");
+    }
+
+    #[test]
+    fn latency_histogram_template_can_be_overridden() {
+        let c = PrometheusConfig::from_toml_str(
+            "url = \"http://p\"\n[templates]\nlatency_histogram = 'sum by (le) (x{ {selector} })'",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.templates.latency_histogram.as_deref(),
+            Some("sum by (le) (x{ {selector} })")
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! | `MemoryUtilization` | `100 * sum(container_memory_working_set_bytes{{pod_selector},…}) / sum(kube_pod_container_resource_limits{{pod_selector},resource="memory"})` | % of limit |
 //! | `MemoryBytes` | `sum(container_memory_working_set_bytes{{pod_selector},container!="",container!="POD"})` | bytes |
 //! | `StatusCodes` | `sum by (code) (increase(http_requests_total{{selector}}[{step}]))` | responses per step |
+//! | `LatencyHistogram` | `sum by (le) (increase(http_request_duration_seconds_bucket{{selector}}[{step}]))` | responses per step at or below each `le` (ms) |
 //! | `Custom(name)` | `[custom] name = "…"` in the configuration | as written |
 //!
 //! ## Placeholders
@@ -31,6 +32,16 @@
 //!
 //! Templates are checked when the source is built: an unknown placeholder is an error that lists
 //! the accepted ones.
+//!
+//! ## Latency unit
+//!
+//! `metrics.latency_unit` (`"seconds"`, the default, or `"milliseconds"`) is the unit of the
+//! histogram's `le` bounds. Answers are in milliseconds either way: the default `Latency(q)`
+//! template multiplies by 1000 for seconds, and the `le` label of every `LatencyHistogram`
+//! series is converted (`0.25` → `250`; `+Inf` stays `+Inf`). A series without `le`, or with an
+//! `le` that is not a non-negative number or `+Inf`, fails the query with `InvalidInput`.
+//! In a [`ValidationReport`], `LatencyHistogram` is optional ([`is_optional`]): no data for it is
+//! reported but does not fail the report.
 //!
 //! ## Example
 //!
@@ -75,6 +86,7 @@
 
 mod config;
 mod error_map;
+mod histogram;
 mod response;
 mod secret;
 mod source;
@@ -87,7 +99,7 @@ pub use config::{
 pub use secret::{Auth, Secret};
 pub use source::PrometheusSource;
 pub use template::PLACEHOLDERS;
-pub use validate::{KindCheck, KindOutcome, ValidationReport};
+pub use validate::{is_optional, KindCheck, KindOutcome, ValidationReport};
 
 /// The README's example, compiled as a doctest so that it stays true.
 #[cfg(doctest)]

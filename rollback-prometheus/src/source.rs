@@ -12,8 +12,9 @@ use rollback_core::{
     Target, TimeRange,
 };
 
-use crate::config::{redact_url, AuthConfig, LabelNames, PrometheusConfig};
+use crate::config::{redact_url, AuthConfig, LabelNames, LatencyUnit, PrometheusConfig};
 use crate::error_map::{map_failure, Call, Failure};
+use crate::histogram::le_to_millis;
 use crate::response::{into_series, ApiResponse};
 use crate::secret::{Auth, Secret};
 use crate::template::{check_name, defaults, promql_duration, Template, Vars};
@@ -34,6 +35,11 @@ const QUERY: &str = "/api/v1/query";
 /// the configuration); a query renders its template for the target and release, runs it with
 /// `/api/v1/query_range`, and returns one [`Series`] per result series with its labels. An empty
 /// result is returned as an empty `Vec` — *no data* — never as zeros.
+///
+/// A [`MetricKind::LatencyHistogram`] answer has its `le` labels converted from
+/// `metrics.latency_unit` to milliseconds (`0.25` → `250`, `+Inf` unchanged); a series without
+/// `le`, or with one that is not a non-negative number or `+Inf`, fails the query with
+/// [`ErrorKind::InvalidInput`].
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -60,6 +66,8 @@ pub struct PrometheusSource {
     timeout: Duration,
     rate_window: Duration,
     labels: LabelNames,
+    /// The unit of the histogram's `le` labels, converted to milliseconds in answers.
+    latency_unit: LatencyUnit,
     templates: Templates,
     auth: Option<Auth>,
     /// The `Authorization` header built from `auth`, marked sensitive.
@@ -75,6 +83,7 @@ struct Templates {
     memory: Template,
     memory_bytes: Template,
     status_codes: Template,
+    latency_histogram: Template,
     custom: BTreeMap<String, Template>,
 }
 
@@ -144,6 +153,12 @@ impl PrometheusSource {
             memory: pick("memory", &o.memory, &d.memory, false)?,
             memory_bytes: pick("memory_bytes", &o.memory_bytes, &d.memory_bytes, false)?,
             status_codes: pick("status_codes", &o.status_codes, &d.status_codes, false)?,
+            latency_histogram: pick(
+                "latency_histogram",
+                &o.latency_histogram,
+                &d.latency_histogram,
+                false,
+            )?,
             custom,
         };
 
@@ -186,6 +201,7 @@ impl PrometheusSource {
             timeout: config.timeout,
             rate_window: config.rate_window,
             labels: config.labels,
+            latency_unit: config.metrics.latency_unit,
             templates,
             auth,
             auth_header,
@@ -204,7 +220,8 @@ impl PrometheusSource {
     }
 
     /// The metric kinds this source can answer: every built-in kind (latency at p50, p95 and
-    /// p99) and every configured custom query. Handy for [`validate`](Self::validate).
+    /// p99, and the latency histogram) and every configured custom query. Handy for
+    /// [`validate`](Self::validate).
     pub fn kinds(&self) -> Vec<MetricKind> {
         let mut kinds = vec![
             MetricKind::ErrorRate,
@@ -216,6 +233,7 @@ impl PrometheusSource {
             MetricKind::MemoryUtilization,
             MetricKind::MemoryBytes,
             MetricKind::StatusCodes,
+            MetricKind::LatencyHistogram,
         ];
         kinds.extend(
             self.templates
@@ -241,6 +259,7 @@ impl PrometheusSource {
             MetricKind::MemoryUtilization => &t.memory,
             MetricKind::MemoryBytes => &t.memory_bytes,
             MetricKind::StatusCodes => &t.status_codes,
+            MetricKind::LatencyHistogram => &t.latency_histogram,
             MetricKind::Custom(name) => t.custom.get(name).ok_or_else(|| {
                 let known: Vec<&str> = t.custom.keys().map(String::as_str).collect();
                 Error::new(
@@ -309,7 +328,8 @@ impl PrometheusSource {
     }
 
     /// Runs the template of `kind` as an instant query at `at` (`{step}` and `{window}` are
-    /// `rate_window`). Each series of the answer has one sample.
+    /// `rate_window`). Each series of the answer has one sample; a `LatencyHistogram` answer's
+    /// `le` labels are in milliseconds, as from [`query`](MetricsSource::query).
     pub async fn instant(
         &self,
         kind: &MetricKind,
@@ -321,7 +341,7 @@ impl PrometheusSource {
         let series = self
             .run(QUERY, &kind.name(), &promql, &[("time", unix(at))])
             .await?;
-        Ok(self.post_process(kind, series))
+        self.post_process(kind, &promql, series)
     }
 
     /// Runs raw PromQL as an instant query (`/api/v1/query`) at `at`.
@@ -459,15 +479,28 @@ impl PrometheusSource {
         into_series(data).map_err(|detail| map_failure(Failure::Decode(detail), &call))
     }
 
-    fn post_process(&self, kind: &MetricKind, mut series: Vec<Series>) -> Vec<Series> {
-        if *kind == MetricKind::StatusCodes && self.labels.status != "code" {
-            for s in &mut series {
-                if let Some(code) = s.labels.remove(&self.labels.status) {
-                    s.labels.insert("code".into(), code);
+    /// Puts an answer into the kind's shape: the status label renamed to `code` for
+    /// `StatusCodes`, `le` in milliseconds for `LatencyHistogram`.
+    fn post_process(
+        &self,
+        kind: &MetricKind,
+        promql: &str,
+        mut series: Vec<Series>,
+    ) -> Result<Vec<Series>> {
+        match kind {
+            MetricKind::StatusCodes if self.labels.status != "code" => {
+                for s in &mut series {
+                    if let Some(code) = s.labels.remove(&self.labels.status) {
+                        s.labels.insert("code".into(), code);
+                    }
                 }
+                Ok(series)
             }
+            MetricKind::LatencyHistogram => {
+                le_to_millis(series, self.latency_unit, &kind.name(), promql)
+            }
+            _ => Ok(series),
         }
-        series
     }
 
     /// Runs each kind's query once, as an instant query now, and reports which return no data.
@@ -522,7 +555,7 @@ impl MetricsSource for PrometheusSource {
         let series = self
             .range(&query.kind.name(), &promql, query.range, query.step)
             .await?;
-        Ok(self.post_process(&query.kind, series))
+        self.post_process(&query.kind, &promql, series)
     }
 }
 
@@ -533,6 +566,7 @@ impl fmt::Debug for PrometheusSource {
             .field("timeout", &self.timeout)
             .field("rate_window", &self.rate_window)
             .field("labels", &self.labels)
+            .field("latency_unit", &self.latency_unit)
             .field("custom", &self.templates.custom.keys().collect::<Vec<_>>())
             .field("auth", &self.auth.as_ref().map(Auth::scheme))
             .finish()

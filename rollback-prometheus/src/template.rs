@@ -483,6 +483,7 @@ pub(crate) struct Defaults {
     pub memory: String,
     pub memory_bytes: String,
     pub status_codes: String,
+    pub latency_histogram: String,
 }
 
 /// The default templates (see the crate README for the text with default names).
@@ -518,6 +519,7 @@ pub(crate) fn defaults(metrics: &MetricNames, labels: &LabelNames) -> Defaults {
             "sum(container_memory_working_set_bytes{{{{pod_selector}},{containers}}})"
         ),
         status_codes: format!("sum by ({status}) (increase({req}{{{{selector}}}}[{{step}}]))"),
+        latency_histogram: format!("sum by (le) (increase({bucket}{{{{selector}}}}[{{step}}]))"),
     }
 }
 
@@ -669,6 +671,7 @@ mod tests {
             ("memory", &d.memory),
             ("memory_bytes", &d.memory_bytes),
             ("status_codes", &d.status_codes),
+            ("latency_histogram", &d.latency_histogram),
         ] {
             Template::parse(name, src, name == "latency").expect(name);
         }
@@ -676,6 +679,42 @@ mod tests {
             d.error_rate,
             r#"(sum(rate(http_requests_total{{selector},code=~"5.."}[{window}])) or vector(0)) / sum(rate(http_requests_total{{selector}}[{window}]))"#
         );
+    }
+
+    #[test]
+    fn latency_histogram_default_counts_each_bucket_per_step() {
+        let d = defaults(&MetricNames::default(), &LabelNames::default());
+        assert_eq!(
+            d.latency_histogram,
+            "sum by (le) (increase(http_request_duration_seconds_bucket{{selector}}[{step}]))"
+        );
+        assert_eq!(
+            render(&d.latency_histogram, &target(), Some(&release())).expect("renders"),
+            r#"sum by (le) (increase(http_request_duration_seconds_bucket{deployment="checkout",namespace="shop",version="v1.3.0"}[60s]))"#
+        );
+        // The unit changes the `le` labels of the answer, not the query; the name is configured.
+        let metrics = MetricNames {
+            latency_histogram: "latency_ms".into(),
+            latency_unit: LatencyUnit::Milliseconds,
+            ..MetricNames::default()
+        };
+        let d = defaults(&metrics, &LabelNames::default());
+        assert_eq!(
+            d.latency_histogram,
+            "sum by (le) (increase(latency_ms_bucket{{selector}}[{step}]))"
+        );
+        assert!(!d.latency.contains("1000"), "{}", d.latency);
+    }
+
+    #[test]
+    fn quantile_is_rejected_in_the_latency_histogram_template() {
+        let err = Template::parse(
+            "latency_histogram",
+            "histogram_quantile({quantile}, x)",
+            false,
+        )
+        .expect_err("not the latency template");
+        assert!(err.to_string().contains("only in the latency"), "{err}");
     }
 
     #[test]

@@ -200,6 +200,142 @@ async fn empty_result_is_no_data() {
     assert!(source.query(&error_rate()).await.expect("ok").is_empty());
 }
 
+fn latency_histogram() -> MetricQuery {
+    let q = error_rate();
+    MetricQuery::new(MetricKind::LatencyHistogram, q.target, q.range, q.step)
+}
+
+/// A Unix time inside the range of every query built now (the range filter drops the others).
+fn in_range() -> i64 {
+    chrono::Utc::now().timestamp() - 120
+}
+
+fn matrix(result: serde_json::Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "status": "success", "data": {"resultType": "matrix", "result": result}
+    }))
+}
+
+#[tokio::test]
+async fn latency_histogram_query_counts_buckets_per_step_and_answers_le_in_milliseconds() {
+    let t = in_range();
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/query_range"))
+        // sum by (le) (increase(http_request_duration_seconds_bucket{…}[60s]))
+        .and(body_string_contains(
+            "query=sum+by+%28le%29+%28increase%28http_request_duration_seconds_bucket%7B",
+        ))
+        .and(body_string_contains("%5B60s%5D%29%29"))
+        .respond_with(matrix(serde_json::json!([
+            {"metric": {"le": "0.25"}, "values": [[t, "30"]]},
+            {"metric": {"le": "1.0"}, "values": [[t, "38"]]},
+            {"metric": {"le": "+Inf"}, "values": [[t, "40"]]},
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = PrometheusSource::new(config(&server)).expect("valid config");
+    let series = source
+        .query(&latency_histogram())
+        .await
+        .expect("a histogram answer");
+    let les: Vec<&str> = series.iter().map(|s| s.labels["le"].as_str()).collect();
+    assert_eq!(les, ["250", "1000", "+Inf"]);
+    assert_eq!(series[1].samples[0].value, 38.0);
+}
+
+#[tokio::test]
+async fn latency_histogram_in_milliseconds_keeps_its_bounds() {
+    let t = in_range();
+    let (server, _) = answer(matrix(serde_json::json!([
+        {"metric": {"le": "250"}, "values": [[t, "30"]]},
+        {"metric": {"le": "+Inf"}, "values": [[t, "40"]]},
+    ])))
+    .await;
+    let c = PrometheusConfig::from_toml_str(&format!(
+        "url = \"{}\"\n[metrics]\nlatency_histogram = \"latency_ms\"\n\
+         latency_unit = \"milliseconds\"",
+        server.uri()
+    ))
+    .expect("valid config");
+    let source = PrometheusSource::new(c).expect("valid");
+    assert_eq!(
+        source.render(&latency_histogram()).expect("renders"),
+        r#"sum by (le) (increase(latency_ms_bucket{deployment="checkout",namespace="shop"}[60s]))"#
+    );
+    let series = source.query(&latency_histogram()).await.expect("answer");
+    let les: Vec<&str> = series.iter().map(|s| s.labels["le"].as_str()).collect();
+    assert_eq!(les, ["250", "+Inf"]);
+}
+
+#[tokio::test]
+async fn latency_histogram_series_without_le_is_invalid_input_not_a_panic() {
+    let t = in_range();
+    let (_server, source) = answer(matrix(serde_json::json!([
+        {"metric": {"code": "200"}, "values": [[t, "30"]]},
+    ])))
+    .await;
+    let err = source
+        .query(&latency_histogram())
+        .await
+        .expect_err("no le label");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(!err.is_temporary());
+    assert!(err.message().contains("without an `le` label"), "{err}");
+    assert!(
+        err.message().contains("expected one series per bucket"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("latency_histogram"), "{err}");
+}
+
+#[tokio::test]
+async fn latency_histogram_with_an_unparsable_le_is_invalid_input_naming_it() {
+    let t = in_range();
+    let (_server, source) = answer(matrix(serde_json::json!([
+        {"metric": {"le": "0.25"}, "values": [[t, "30"]]},
+        {"metric": {"le": "slow"}, "values": [[t, "40"]]},
+    ])))
+    .await;
+    let err = source
+        .query(&latency_histogram())
+        .await
+        .expect_err("unparsable le");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.message().contains("le = \"slow\""), "{err}");
+    assert!(
+        err.message()
+            .contains("expected a non-negative number of seconds"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn validation_reports_a_histogram_without_le_as_failed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/query"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "status": "success",
+            "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "3"]}]}
+        })))
+        .mount(&server)
+        .await;
+    let source = PrometheusSource::new(config(&server)).expect("valid config");
+    let target = Target::new(Environment::Production, "checkout");
+    let report = source
+        .validate(
+            &[MetricKind::RequestRate, MetricKind::LatencyHistogram],
+            &target,
+        )
+        .await
+        .expect("valid target");
+    let failed: Vec<String> = report.failed().iter().map(|(k, _)| k.name()).collect();
+    assert_eq!(failed, ["latency_histogram"], "{report}");
+    assert!(!report.is_ok(), "{report}");
+}
+
 #[tokio::test]
 async fn request_is_a_form_post_with_query_range_and_bearer_token() {
     let server = MockServer::start().await;

@@ -9,17 +9,21 @@
 //!   v1.3.0 at 8/s (200), 1/s (500), 1/s (503); v1.2.9 at 19.8/s (200), 0.2/s (500);
 //!   distractors: `checkout-worker` (50% errors), `checkout` in namespace `other`;
 //!   `we"ird\name` at 1/s.
-//! * `http_request_duration_seconds_bucket`: v1.3.0 p50 250 ms, p95 3750 ms; v1.2.9 p50 62.5 ms,
-//!   p95 250 ms, p99 500 ms; both together p95 2500 ms.
+//! * `http_request_duration_seconds_bucket`, `le` in seconds (0.05 0.1 0.25 0.5 1 2.5 5 +Inf),
+//!   cumulative counts per 15 s: v1.3.0 10 30 50 70 80 90 100 100 (p50 250 ms, p95 3750 ms);
+//!   v1.2.9 40 80 95 99 100 100 100 100 (p50 62.5 ms, p95 250 ms, p99 500 ms); both together
+//!   p95 2500 ms.
 //! * cAdvisor: two pods per release (`<replicaset>-<suffix>`), v1.3.0 0.45 cores and 900 MiB per
 //!   pod, v1.2.9 0.15 cores and 256 MiB, limits 0.5 core and 1 GiB; plus pod-cgroup and pause
 //!   container series and a `checkout-worker` pod that must not be counted.
 //! * `checkout_queue_depth` = 42; `legacy_requests_total{app,kube_namespace,app_version,status}`
-//!   at 3/s (200) and 1/s (500).
+//!   at 3/s (200) and 1/s (500); `legacy_request_latency_milliseconds_bucket` (v1.3.0 only), `le`
+//!   in ms (50 100 250 1000 +Inf), cumulative counts per 15 s 20 40 55 59 60 (p50 75 ms).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rollback_core::sequential::{Baseline, LatencyHistogram};
 use rollback_core::{
     Environment, ErrorKind, MetricKind, MetricQuery, MetricsSource, Quantile, ReleaseRef, Series,
     Target, TimeRange, Version,
@@ -231,6 +235,149 @@ async fn status_codes_are_responses_per_step_one_series_per_code() {
     }
 }
 
+/// Sorts the series of a `LatencyHistogram` answer by bound and returns the bounds.
+fn by_bound(series: &mut [Series]) -> Vec<String> {
+    let bound = |s: &Series| match s.labels["le"].as_str() {
+        "+Inf" => f64::INFINITY,
+        le => le.parse::<f64>().expect("numeric le"),
+    };
+    series.sort_by(|a, b| bound(a).total_cmp(&bound(b)));
+    series.iter().map(|s| s.labels["le"].clone()).collect()
+}
+
+/// `(le in ms, count)` pairs of a cumulative histogram.
+fn buckets(les: &[f64], counts: &[u64]) -> Vec<(f64, u64)> {
+    les.iter().copied().zip(counts.iter().copied()).collect()
+}
+
+#[tokio::test]
+async fn latency_histogram_is_responses_per_step_per_bound_in_milliseconds() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    const LE_MS: [&str; 8] = ["50", "100", "250", "500", "1000", "2500", "5000", "+Inf"];
+    let le_ms = [
+        50.0,
+        100.0,
+        250.0,
+        500.0,
+        1000.0,
+        2500.0,
+        5000.0,
+        f64::INFINITY,
+    ];
+    // Per 60 s step: four 15 s intervals of the test data's counts.
+    for (version, per_step) in [
+        (Some("v1.3.0"), [40u32, 120, 200, 280, 320, 360, 400, 400]),
+        (Some("v1.2.9"), [160, 320, 380, 396, 400, 400, 400, 400]),
+        (None, [200, 440, 580, 676, 720, 760, 800, 800]),
+    ] {
+        let q = query(&s, MetricKind::LatencyHistogram, checkout(), version);
+        let mut series = value(&src, &q).await;
+        assert_eq!(by_bound(&mut series), LE_MS, "{version:?}");
+        for (one, expected) in series.iter().zip(per_step) {
+            assert!(
+                one.labels.keys().eq(["le"]),
+                "{version:?}: {:?}",
+                one.labels
+            );
+            assert_eq!(one.samples.len(), 30, "{version:?}: 30 minutes at 60 s");
+            assert_constant(
+                std::slice::from_ref(one),
+                f64::from(expected),
+                &format!("{version:?} le={}", one.labels["le"]),
+            );
+        }
+        let steps = LatencyHistogram::from_series(&series).expect("a valid histogram answer");
+        assert_eq!(steps.len(), 30, "{version:?}");
+        assert_eq!(steps[0].0, q.range.start);
+        let expected = buckets(&le_ms, &per_step.map(u64::from));
+        for (at, h) in &steps {
+            assert_eq!(h.buckets, expected, "{version:?} at {at}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn latency_histogram_and_status_codes_make_a_baseline() {
+    let Some(s) = server() else { return };
+    let src = source(&s);
+    let status = value(
+        &src,
+        &query(&s, MetricKind::StatusCodes, checkout(), Some("v1.2.9")),
+    )
+    .await;
+    let histogram = value(
+        &src,
+        &query(&s, MetricKind::LatencyHistogram, checkout(), Some("v1.2.9")),
+    )
+    .await;
+    let baseline =
+        Baseline::from_series("v1.2.9", &status, Some(&histogram)).expect("a valid baseline");
+    // 30 steps of 60 s at 20 req/s, 0.2/s of them 500s.
+    assert_eq!(baseline.requests, 36_000);
+    assert_eq!(baseline.errors, 360);
+    let latency = baseline.latency.expect("a histogram");
+    assert_eq!(
+        latency.buckets,
+        buckets(
+            &[
+                50.0,
+                100.0,
+                250.0,
+                500.0,
+                1000.0,
+                2500.0,
+                5000.0,
+                f64::INFINITY
+            ],
+            &[4800, 9600, 11_400, 11_880, 12_000, 12_000, 12_000, 12_000],
+        )
+    );
+    assert_eq!(latency.slower_than(250.0), Some(600));
+}
+
+#[tokio::test]
+async fn latency_histogram_in_milliseconds_keeps_its_bounds() {
+    let Some(s) = server() else { return };
+    let c = PrometheusConfig::from_toml_str(&format!(
+        r#"
+        url = "{}"
+        [labels]
+        deployment = "app"
+        namespace = "kube_namespace"
+        version = "app_version"
+        [metrics]
+        latency_histogram = "legacy_request_latency_milliseconds"
+        latency_unit = "milliseconds"
+        "#,
+        s.url
+    ))
+    .expect("valid config");
+    let src = PrometheusSource::new(c).expect("valid");
+    let q = query(&s, MetricKind::LatencyHistogram, checkout(), Some("v1.3.0"));
+    let mut series = value(&src, &q).await;
+    assert_eq!(by_bound(&mut series), ["50", "100", "250", "1000", "+Inf"]);
+    for (one, expected) in series.iter().zip([80.0, 160.0, 220.0, 236.0, 240.0]) {
+        assert_constant(std::slice::from_ref(one), expected, &one.labels["le"]);
+    }
+    let steps = LatencyHistogram::from_series(&series).expect("a valid histogram answer");
+    assert_eq!(
+        steps[0].1.buckets,
+        buckets(
+            &[50.0, 100.0, 250.0, 1000.0, f64::INFINITY],
+            &[80, 160, 220, 236, 240]
+        )
+    );
+    // The latency template is not scaled either: p50 is 75 ms, not 75 s.
+    let q = query(
+        &s,
+        MetricKind::Latency(Quantile::P50),
+        checkout(),
+        Some("v1.3.0"),
+    );
+    assert_constant(&value(&src, &q).await, 75.0, "legacy p50");
+}
+
 #[tokio::test]
 async fn custom_query_returns_its_series() {
     let Some(s) = server() else { return };
@@ -286,6 +433,7 @@ async fn unknown_deployment_is_no_data_never_zero() {
         MetricKind::MemoryUtilization,
         MetricKind::MemoryBytes,
         MetricKind::StatusCodes,
+        MetricKind::LatencyHistogram,
         MetricKind::Custom("queue_depth".into()),
     ] {
         let q = query(&s, kind.clone(), ghost.clone(), None);
@@ -409,6 +557,13 @@ async fn validate_reports_the_queries_that_return_nothing() {
         if c.kind == MetricKind::ErrorRate {
             assert!(matches!(c.outcome, KindOutcome::Data { series: 1 }));
         }
+        if c.kind == MetricKind::LatencyHistogram {
+            // One series per bound, 0.05 s to +Inf.
+            assert!(
+                matches!(c.outcome, KindOutcome::Data { series: 8 }),
+                "{report}"
+            );
+        }
     }
     let err = report.into_result().expect_err("not all queries have data");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
@@ -425,6 +580,55 @@ async fn validate_reports_the_queries_that_return_nothing() {
         .await
         .expect("valid target");
     assert_eq!(report.no_data().len(), 2, "{report}");
+}
+
+#[tokio::test]
+async fn validate_reports_a_missing_histogram_without_failing() {
+    let Some(s) = server() else { return };
+    let mut c = PrometheusConfig::new(s.url.clone());
+    c.metrics.latency_histogram = "no_such_duration_seconds".into();
+    let src = PrometheusSource::new(c).expect("valid");
+    let report = src
+        .validate_at(
+            &[
+                MetricKind::ErrorRate,
+                MetricKind::StatusCodes,
+                MetricKind::LatencyHistogram,
+            ],
+            &checkout(),
+            s.end,
+        )
+        .await
+        .expect("valid target");
+    let no_data: Vec<String> = report.no_data().iter().map(|k| k.name()).collect();
+    assert_eq!(no_data, ["latency_histogram"], "{report}");
+    assert!(
+        report.to_string().contains(
+            "NO DATA (optional) latency_histogram: sum by (le) \
+             (increase(no_such_duration_seconds_bucket{"
+        ),
+        "{report}"
+    );
+    assert!(report.is_ok(), "{report}");
+    assert!(report.into_result().is_ok());
+
+    // The latency percentiles read the same histogram and are required.
+    let report = src
+        .validate_at(&src.kinds(), &checkout(), s.end)
+        .await
+        .expect("valid target");
+    let no_data: Vec<String> = report.no_data().iter().map(|k| k.name()).collect();
+    assert_eq!(
+        no_data,
+        [
+            "latency_p50",
+            "latency_p95",
+            "latency_p99",
+            "latency_histogram"
+        ],
+        "{report}"
+    );
+    assert!(report.into_result().is_err());
 }
 
 #[tokio::test]
