@@ -926,6 +926,9 @@ struct RegressionPlan {
 
 /// `odds⁻¹(tolerance · odds(p))`.
 fn inflate(p: f64, tolerance: f64) -> f64 {
+    if p >= 1.0 {
+        return 1.0;
+    }
     let odds = tolerance * p / (1.0 - p);
     odds / (1.0 + odds)
 }
@@ -997,7 +1000,7 @@ impl RegressionPlan {
                 for (le, slow) in candidates {
                     let (_, ucb) = confidence_sequence(slow, total, alpha_each / 2.0 / j);
                     let null = inflate(ucb, r.tolerance);
-                    if null > Self::MAX_NULL {
+                    if !(null <= Self::MAX_NULL) {
                         break;
                     }
                     bounds.push((le, null, slow as f64 / total as f64));

@@ -793,3 +793,67 @@ async fn secrets_in_service_logs_never_reach_reports_exports_or_events() {
         assert!(!everything.contains(secret), "{secret} leaked");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_release_inside_its_sla_but_slower_than_before_the_deploy_is_rolled_back() {
+    let sim = Simulation::builtin("latency-regression").unwrap();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert_eq!(version(&r.to), "v3.0.4");
+    // The window means saw nothing; the regression test did, and says against what.
+    assert!(r.detection.as_ref().unwrap().breaches.is_empty());
+    let v = r.sequential.as_ref().expect("sequential verdict");
+    let m = v.breaches().next().expect("a breach");
+    assert_eq!(m.test, rollback_core::sequential::TestKind::LatencyShift);
+    assert_eq!(m.threshold, 250.0);
+    assert_eq!(m.reference, Some(0.0));
+    assert!(
+        m.explanation
+            .contains("against the 1h before the deploy: requests slower than 250ms: 3.8%"),
+        "{}",
+        m.explanation
+    );
+    let stage = &r.stages[0];
+    assert!(
+        stage.lines.iter().any(|l| l
+            .text
+            .contains("YES (HIGH regression against the baseline: latency distribution)")),
+        "{:#?}",
+        stage.lines
+    );
+    // Turned off, the same release is left alone: its SLA holds.
+    let sim = Simulation::builtin("latency-regression").unwrap();
+    let mut policy = policy::Policy::default();
+    policy.detection.sequential.regression.enabled = false;
+    let r = orchestrator(&sim)
+        .policy(policy)
+        .build()
+        .unwrap()
+        .run(request(&sim))
+        .await;
+    assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
+    assert_eq!(sim.mutating_calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_canary_is_compared_with_the_stable_release_serving_beside_it() {
+    let sim = Simulation::builtin("staging-canary").unwrap();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    let stage = &r.stages[0];
+    assert!(
+        stage
+            .lines
+            .iter()
+            .any(|l| l.text.contains("errors in v2.3.1 beside it")),
+        "{:#?}",
+        stage.lines
+    );
+    let v = r.sequential.as_ref().expect("sequential verdict");
+    assert!(
+        v.metrics
+            .iter()
+            .any(|m| m.explanation.contains("against v2.3.1 beside it")),
+        "{}",
+        v.explanation
+    );
+}

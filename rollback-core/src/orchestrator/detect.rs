@@ -11,9 +11,11 @@ use crate::model::finding::Severity;
 use crate::model::metric::{group_thousands, MetricKind, Series, TimeRange};
 use crate::model::release::Release;
 use crate::model::traffic::TrafficSplit;
-use crate::sequential::{Baseline, DetectorConfig, DetectorVerdict, RegressionConfig, SequentialDetector};
 use crate::platform::Platform;
 use crate::report::{Mark, Outcome, StageStatus};
+use crate::sequential::{
+    Baseline, DetectorConfig, DetectorVerdict, RegressionConfig, SequentialDetector,
+};
 
 impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
     pub(super) async fn stage_detect(&mut self) -> Step {
@@ -134,14 +136,18 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             for note in &v.notes {
                 self.line(Mark::Info, format!("Regression test: {note}"));
             }
-            let breach = v.state == crate::sequential::DetectorState::Breach;
             self.line(
-                if breach { Mark::Fail } else { Mark::Info },
-                format!(
-                    "Sequential test (α = {}): {}",
-                    policy.sequential.alpha, v.explanation
-                ),
+                Mark::Info,
+                format!("Sequential tests (α = {} in all):", policy.sequential.alpha),
             );
+            for m in &v.metrics {
+                let mark = match m.state {
+                    crate::sequential::DetectorState::Breach => Mark::Fail,
+                    crate::sequential::DetectorState::Inconclusive => Mark::Warn,
+                    crate::sequential::DetectorState::Healthy => Mark::Ok,
+                };
+                self.line(mark, format!("  {}", m.explanation));
+            }
         }
         self.releases = releases;
         self.traffic = Some(traffic);
@@ -207,7 +213,35 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         let why = if recommended {
             "YES (critical SLA breach)".to_string()
         } else if assessment.verdict == Verdict::Violation {
-            format!("YES ({} SLA breach)", worst.unwrap_or(Severity::High))
+            // Name regressions as such: the SLA may well hold.
+            let is_regression = |t: crate::sequential::TestKind| {
+                matches!(
+                    t,
+                    crate::sequential::TestKind::ErrorRegression
+                        | crate::sequential::TestKind::LatencyShift
+                )
+            };
+            let regression = sequential.as_ref().and_then(|v| {
+                v.breaches()
+                    .find(|m| is_regression(m.test))
+                    .map(|m| m.metric.to_string())
+            });
+            let sla_breach = self
+                .report
+                .detection
+                .as_ref()
+                .is_some_and(|a| !a.breaches.is_empty())
+                || sequential
+                    .as_ref()
+                    .is_some_and(|v| v.breaches().any(|m| !is_regression(m.test)));
+            match regression {
+                Some(metric) if !sla_breach => format!(
+                    "YES ({} regression against the baseline: {})",
+                    worst.unwrap_or(Severity::High),
+                    metric.to_lowercase()
+                ),
+                _ => format!("YES ({} SLA breach)", worst.unwrap_or(Severity::High)),
+            }
         } else {
             "NO — proceeding because the operator asked".to_string()
         };

@@ -12,7 +12,8 @@
 //!
 //! Builtin scenarios ([`Scenario::builtin_names`]): `spec-incident` (the default: v1.3.0
 //! failing in production, v1.2.9 warm on green), `staging-canary`, `dev-no-bluegreen`,
-//! `healthy`, `cascade` and `gradual-overload`.
+//! `healthy`, `cascade`, `gradual-overload` and `latency-regression` (inside the SLA, but
+//! slower than before the deploy: only the regression test sees it).
 //!
 //! ```
 //! use std::time::Duration;

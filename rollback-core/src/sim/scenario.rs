@@ -91,7 +91,7 @@ use crate::platform::Capabilities;
 /// The name of the default builtin scenario: the spec's production incident.
 pub const DEFAULT_SCENARIO: &str = "spec-incident";
 
-const BUILTINS: [(&str, &str); 6] = [
+const BUILTINS: [(&str, &str); 7] = [
     (
         "spec-incident",
         include_str!("../../scenarios/spec-incident.toml"),
@@ -109,6 +109,10 @@ const BUILTINS: [(&str, &str); 6] = [
     (
         "gradual-overload",
         include_str!("../../scenarios/gradual-overload.toml"),
+    ),
+    (
+        "latency-regression",
+        include_str!("../../scenarios/latency-regression.toml"),
     ),
 ];
 
@@ -296,13 +300,14 @@ impl Scenario {
 
     /// The names of the builtin scenarios; the first is the default ([`DEFAULT_SCENARIO`]).
     pub fn builtin_names() -> &'static [&'static str] {
-        const NAMES: [&str; 6] = [
+        const NAMES: [&str; 7] = [
             BUILTINS[0].0,
             BUILTINS[1].0,
             BUILTINS[2].0,
             BUILTINS[3].0,
             BUILTINS[4].0,
             BUILTINS[5].0,
+            BUILTINS[6].0,
         ];
         &NAMES
     }
