@@ -623,6 +623,33 @@ mod tests {
     }
 
     #[test]
+    fn regression_policy_reads_from_toml_and_bad_values_are_named() {
+        let p = Policy::from_toml(
+            "[detection.sequential.regression]\ntolerance = 3.0\nbaseline_window = \"30m\"",
+        )
+        .unwrap();
+        let r = &p.detection.sequential.regression;
+        assert!(r.enabled);
+        assert_eq!(r.tolerance, 3.0);
+        assert_eq!(r.baseline_window, Duration::from_secs(1800));
+        assert_eq!(r.min_baseline_requests, 1000);
+        for (text, needle) in [
+            (
+                "[detection.sequential.regression]\ntolerance = 0.5",
+                "greater than 1",
+            ),
+            (
+                "[detection.sequential.regression]\nbaseline_window = \"0s\"",
+                "baseline_window must be greater than zero",
+            ),
+            ("[detection.sequential.regression]\ntolerence = 2", "tolerence"),
+        ] {
+            let err = Policy::from_toml(text).unwrap_err();
+            assert!(err.to_string().contains(needle), "{needle}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_steps_are_rejected_with_the_accepted_shape() {
         let err = Policy::from_toml("[gradual]\nsteps = [50, 25]").unwrap_err();
         assert!(err.to_string().contains("ending at 100"), "{err}");
