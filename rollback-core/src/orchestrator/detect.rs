@@ -292,6 +292,9 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 .query(MetricKind::LatencyHistogram, from, range, policy.step)
                 .await;
             match err {
+                Some(e) if e.kind() == ErrorKind::Unsupported => notes.push(format!(
+                    "latency distribution not tested: the metrics source has no latency histogram ({e})"
+                )),
                 Some(e) => notes.push(format!(
                     "latency distribution not tested: the histogram query failed: {e}"
                 )),
