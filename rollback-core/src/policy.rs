@@ -642,7 +642,10 @@ mod tests {
                 "[detection.sequential.regression]\nbaseline_window = \"0s\"",
                 "baseline_window must be greater than zero",
             ),
-            ("[detection.sequential.regression]\ntolerence = 2", "tolerence"),
+            (
+                "[detection.sequential.regression]\ntolerence = 2",
+                "tolerence",
+            ),
         ] {
             let err = Policy::from_toml(text).unwrap_err();
             assert!(err.to_string().contains(needle), "{needle}: {err}");

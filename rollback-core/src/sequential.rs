@@ -132,11 +132,31 @@
 //!
 //! Both use the persistence cap and no fast-burn tier. The null compares rates at different
 //! times (before and after the deploy), so diurnal drift between them is what `τ` must
-//! cover; beside a canary the two arms share the same traffic and drift. Netflix's canary
-//! work (Lindon et al., KDD 2022; Lindon & Malek, NeurIPS 2022) tests the canary against the
-//! baseline arm's *concurrent* counts with a multinomial e-process; this test is the
-//! one-sided, fixed-reference version of that idea, with the reference's own uncertainty
-//! paid for explicitly.
+//! cover.
+//!
+//! **Canary against the release beside it.** When a stable release serves *at the same
+//! time* (a canary split), [`SequentialDetector::with_control`] tests the canary against it
+//! step by step instead, as Netflix's canary work does (Lindon et al., KDD 2022; Lindon &
+//! Malek, NeurIPS 2022: conditional on the events of both arms, test how they split). Per
+//! step, with `x ~ Bin(n, p)` events in the canary's `n` requests and `x_r ~ Bin(n_r, q)` in
+//! the control's, the canary's share `x` of the `e = x + x_r` events *given `e`* follows
+//! Fisher's noncentral hypergeometric distribution with odds ratio `ω = odds(p)/odds(q)`,
+//! whatever `q` is. The null `ω ≤ τ` (the canary's odds at most `τ×` its neighbour's) is then
+//! tested exactly with the likelihood ratios
+//!
+//! ```text
+//! LR_t(ω_k) = (ω_k/τ)^x · Σ_u C(n,u) C(n_r,e−u) τ^u / Σ_u C(n,u) C(n_r,e−u) ω_k^u,
+//! ω_k = τ · 1.5^k,  k = 1..24
+//! ```
+//!
+//! (the family has monotone likelihood ratios in `x`, so `E[LR_t] ≤ 1` for every `ω ≤ τ`),
+//! mixed over `k` and over change points as above. `q` may drift arbitrarily from step to
+//! step: a diurnal swing, a traffic burst or a dependency outage that hits both arms changes
+//! `e`, not the split, so it cannot cause an alarm — the fixed-baseline test cannot say that.
+//! Steps without events carry no evidence. The latency version does the same per histogram
+//! bound with "slower than `le`" as the event, averaged over the (up to 16 slowest) bounds
+//! both arms report. Both paired tests get `α / (m + 2)` each, `m` the SLA tests. There is
+//! no baseline uncertainty to pay for: the control is observed alongside.
 //!
 //! **Explanation.** Alongside the sum we keep, per component, the *max* recursion
 //! `C_t = max(C_{t−1}, ln w_t) + ln LR_t` (a CUSUM); its arg-max start is the most likely onset
@@ -591,6 +611,22 @@ pub struct Observation {
     /// The step's latency histogram, if known (for the latency-shift regression test).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram: Option<LatencyHistogram>,
+    /// The same step of the control arm (the stable release serving beside a canary), for a
+    /// detector built [`with_control`](SequentialDetector::with_control).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<ControlCounts>,
+}
+
+/// One step of the control arm: the stable release serving beside the canary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ControlCounts {
+    /// Requests in the step.
+    pub requests: u64,
+    /// Failed (5xx) requests; at most `requests`.
+    pub errors: u64,
+    /// The step's latency histogram, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<LatencyHistogram>,
 }
 
 impl Observation {
@@ -603,7 +639,37 @@ impl Observation {
             slow: None,
             latency_ms: None,
             histogram: None,
+            control: None,
         }
+    }
+
+    /// Adds the control arm's counts for the same step.
+    pub fn with_control(mut self, control: ControlCounts) -> Self {
+        self.control = Some(control);
+        self
+    }
+
+    /// Attaches the steps of the control arm's `StatusCodes` (and optionally
+    /// `LatencyHistogram`) answer to the observations at the same times; steps the control
+    /// has no counts for keep `control = None`.
+    pub fn attach_control(
+        obs: &mut [Observation],
+        status: &[Series],
+        histogram: Option<&[Series]>,
+    ) -> Result<()> {
+        let control = Observation::from_series(status, None, histogram)?;
+        let mut by_time: std::collections::BTreeMap<DateTime<Utc>, Observation> =
+            control.into_iter().map(|o| (o.at, o)).collect();
+        for o in obs {
+            if let Some(c) = by_time.remove(&o.at) {
+                o.control = Some(ControlCounts {
+                    requests: c.requests,
+                    errors: c.errors,
+                    histogram: c.histogram,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Adds the step's latency histogram.
@@ -910,6 +976,9 @@ pub struct SequentialDetector {
     /// Latency distribution against the baseline.
     shift: Option<ShiftTest>,
     baseline: Option<Baseline>,
+    /// Paired mode: the control arm's label; the latency test is built at the first step with
+    /// both histograms, at this level.
+    control: Option<(String, f64)>,
     notes: Vec<String>,
     last_at: Option<DateTime<Utc>>,
     last_latency: Option<f64>,
@@ -1000,7 +1069,7 @@ impl RegressionPlan {
                 for (le, slow) in candidates {
                     let (_, ucb) = confidence_sequence(slow, total, alpha_each / 2.0 / j);
                     let null = inflate(ucb, r.tolerance);
-                    if !(null <= Self::MAX_NULL) {
+                    if null.is_nan() || null > Self::MAX_NULL {
                         break;
                     }
                     bounds.push((le, null, slow as f64 / total as f64));
@@ -1102,10 +1171,57 @@ impl SequentialDetector {
             regression,
             shift,
             baseline,
+            control: None,
             notes,
             last_at: None,
             last_latency: None,
         })
+    }
+
+    /// A detector that also tests a canary against the control arm serving beside it at the
+    /// same time (each [`Observation::control`]), step by step: errors, and the latency
+    /// distribution when both arms have histograms. Drift and bursts that hit both arms
+    /// cancel. Uses `config.regression`'s tolerance (an odds ratio; default 2). `label` names
+    /// the control in explanations ("v2.3.1 beside it"). See the module documentation,
+    /// *Canary against the release beside it*.
+    pub fn with_control(mut config: DetectorConfig, label: impl Into<String>) -> Result<Self> {
+        let r = *config
+            .regression
+            .get_or_insert_with(RegressionConfig::default);
+        config.validate()?;
+        let sla_tests = 1 + usize::from(config.latency.is_some());
+        let mut d = Self::build_detector(
+            DetectorConfig {
+                regression: None,
+                ..config.clone()
+            },
+            None,
+        )?;
+        // Both paired tests are allocated up front: alpha / (SLA tests + 2) each.
+        let alpha = config.alpha / (sla_tests + 2) as f64;
+        d.error = RateTest::new(
+            config.error_rate.max,
+            alpha,
+            config.min_requests,
+            config.fast_burn,
+        );
+        if let (Some(l), Some(t)) = (config.latency, d.latency.as_mut()) {
+            *t = match l.source {
+                LatencySource::SlowCounts => RateTest::new(
+                    1.0 - l.quantile.as_fraction(),
+                    alpha,
+                    config.min_requests,
+                    config.fast_burn,
+                ),
+                LatencySource::QuantileSamples => {
+                    RateTest::new(0.5, alpha, config.min_samples, 0.0)
+                }
+            };
+        }
+        d.regression = Some(RateTest::paired(r.tolerance, alpha, config.min_requests));
+        d.control = Some((label.into(), alpha));
+        d.config = config;
+        Ok(d)
     }
 
     /// A detector fed with a `StatusCodes` answer (and optionally `Latency(q)` and
@@ -1195,6 +1311,18 @@ impl SequentialDetector {
             h.validate()
                 .map_err(|e| e.with_context("observation", o.at))?;
         }
+        if let Some(c) = &o.control {
+            if c.errors > c.requests {
+                return Err(Error::invalid_input(format!(
+                    "observation at {}: the control has {} errors out of {} requests; expected errors <= requests",
+                    o.at, c.errors, c.requests
+                )));
+            }
+            if let Some(h) = &c.histogram {
+                h.validate()
+                    .map_err(|e| e.with_context("control observation", o.at))?;
+            }
+        }
         let dt = match self.last_at {
             Some(last) => (o.at - last).to_std().unwrap_or(self.config.step),
             None => self.config.step,
@@ -1211,10 +1339,44 @@ impl SequentialDetector {
         self.error.update(o.at, o.requests, o.errors, c);
         if let Some(t) = self.regression.as_mut() {
             let c = cap(t);
-            t.update(o.at, o.requests, o.errors, c);
+            if t.paired.is_some() {
+                let ctl = o
+                    .control
+                    .as_ref()
+                    .map_or((0, 0), |c| (c.requests, c.errors));
+                t.update_paired(o.at, (o.requests, o.errors), ctl, c);
+            } else {
+                t.update(o.at, o.requests, o.errors, c);
+            }
+        }
+        let control_hist = o.control.as_ref().and_then(|c| c.histogram.as_ref());
+        if let (None, Some((_, alpha)), Some(h), Some(ch)) =
+            (&self.shift, &self.control, &o.histogram, control_hist)
+        {
+            // The bounds both arms report, slowest 16: fixed by the layout, not the counts.
+            let mut bounds: Vec<f64> = h
+                .buckets
+                .iter()
+                .map(|b| b.0)
+                .filter(|le| le.is_finite() && ch.slower_than(*le).is_some())
+                .collect();
+            let keep = bounds.len().saturating_sub(RegressionPlan::MAX_BOUNDS);
+            bounds.drain(..keep);
+            if !bounds.is_empty() {
+                let tolerance = self
+                    .config
+                    .regression
+                    .map_or(RegressionConfig::default().tolerance, |r| r.tolerance);
+                self.shift = Some(ShiftTest::paired(
+                    &bounds,
+                    tolerance,
+                    *alpha,
+                    self.config.min_requests,
+                ));
+            }
         }
         if let (Some(t), Some(h)) = (self.shift.as_mut(), &o.histogram) {
-            t.update(o.at, h, cap);
+            t.update(o.at, h, control_hist, cap);
         }
         if let (Some(test), Some(l)) = (self.latency.as_mut(), self.config.latency) {
             let c = if persistence.is_zero() {
@@ -1348,8 +1510,34 @@ impl SequentialDetector {
             .baseline
             .as_ref()
             .map(|b| b.label.as_str())
+            .or(self.control.as_ref().map(|c| c.0.as_str()))
             .filter(|l| !l.is_empty())
             .unwrap_or("the baseline");
+        let tolerance = self
+            .config
+            .regression
+            .map_or(RegressionConfig::default().tolerance, |r| r.tolerance);
+        // Paired tests: the control's rate over the breach segment, else over all steps.
+        let paired_ref = t.paired.as_ref().map(|_| {
+            let (x, n) = match t.crossing.and_then(|c| {
+                let comp = &t.comps[c.component];
+                comp.onset
+                    .map(|_| (comp.seg_ref_events, comp.seg_ref_trials))
+            }) {
+                Some(seg) => seg,
+                None => (t.ref_events, t.ref_trials),
+            };
+            if n == 0 {
+                0.0
+            } else {
+                x as f64 / n as f64
+            }
+        });
+        let reference = paired_ref.or(t.reference);
+        let null_rate = match paired_ref {
+            Some(r) => inflate(r, tolerance),
+            None => t.p0,
+        };
         let ms = |v: f64| format!("{}ms", group_thousands(v.round() as i64));
         let what = match test {
             TestKind::ErrorRate => format!("{metric}"),
@@ -1377,8 +1565,8 @@ impl SequentialDetector {
             test,
             state: DetectorState::Healthy,
             threshold: sla.max,
-            null_rate: t.p0,
-            reference: t.reference,
+            null_rate,
+            reference,
             estimate: None,
             last_value: if test == TestKind::LatencySign {
                 self.last_latency
@@ -1395,15 +1583,16 @@ impl SequentialDetector {
         };
         let sla_text = match test {
             TestKind::ErrorRate => format!("SLA < {}", fmt_sla(sla.max)),
+            TestKind::ErrorRegression | TestKind::LatencyShift if paired_ref.is_some() => format!(
+                "vs {} in {from} over the same steps (tested: odds at most {}× its)",
+                fmt_rate(reference.unwrap_or(0.0)),
+                fmt_e(tolerance)
+            ),
             TestKind::ErrorRegression | TestKind::LatencyShift => format!(
                 "vs {} in {from} (tested: at most {}, tolerance {}× its odds)",
-                fmt_rate(t.reference.unwrap_or(0.0)),
+                fmt_rate(reference.unwrap_or(0.0)),
                 fmt_rate(t.p0),
-                fmt_e(
-                    self.config
-                        .regression
-                        .map_or(RegressionConfig::default().tolerance, |r| r.tolerance)
-                )
+                fmt_e(tolerance)
             ),
             _ => format!(
                 "SLA {} < {} (at most {} over)",
@@ -1566,6 +1755,9 @@ struct Component {
     onset: Option<DateTime<Utc>>,
     seg_events: u64,
     seg_trials: u64,
+    /// The control arm's counts over the same segment (paired tests).
+    seg_ref_events: u64,
+    seg_ref_trials: u64,
 }
 
 /// The grid of alternatives above `p_ref`, `odds(p_k) = odds(p_ref) · 1.5^k`.
@@ -1594,6 +1786,8 @@ fn grid(p_ref: f64, capped: bool) -> Vec<Component> {
             onset: None,
             seg_events: 0,
             seg_trials: 0,
+            seg_ref_events: 0,
+            seg_ref_trials: 0,
         })
         .collect()
 }
@@ -1617,8 +1811,15 @@ struct RateTest {
     /// `ln E_t`.
     log_e: f64,
     crossing: Option<Crossing>,
-    /// The baseline's own rate, for regression tests.
+    /// The baseline's own rate, for regression tests against a fixed baseline.
     reference: Option<f64>,
+    /// Paired tests: `ln ω0` (the tolerated odds ratio) and `ln ω_k` per component.
+    paired: Option<(f64, Vec<f64>)>,
+    /// The control arm's totals (paired tests).
+    ref_events: u64,
+    ref_trials: u64,
+    /// Scratch space for one step's log-likelihood ratios.
+    lrs: Vec<f64>,
 }
 
 impl RateTest {
@@ -1649,7 +1850,52 @@ impl RateTest {
             log_e: 0.0,
             crossing: None,
             reference: None,
+            paired: None,
+            ref_events: 0,
+            ref_trials: 0,
+            lrs: Vec::new(),
         }
+    }
+
+    /// The paired test of a canary against a control arm serving at the same time: per step,
+    /// given how many events the two arms had together, how many fell in the canary. Null:
+    /// the canary's odds of an event are at most `tolerance` times the control's. See the
+    /// module documentation, *Canary against the release beside it*.
+    fn paired(tolerance: f64, alpha: f64, min_trials: u64) -> Self {
+        let mut t = RateTest::new(0.5, alpha, min_trials, 0.0);
+        let ln0 = tolerance.ln();
+        let ks: Vec<f64> = (1..=PAIRED_COMPONENTS)
+            .map(|k| ln0 + k as f64 * GRID_RATIO.ln())
+            .collect();
+        let template = t.comps[0].clone();
+        let ln_v = -(ks.len() as f64).ln();
+        t.comps = ks
+            .iter()
+            .map(|_| Component {
+                ln_v,
+                capped: true,
+                ..template.clone()
+            })
+            .collect();
+        t.ln_inv_v = -ln_v;
+        t.paired = Some((ln0, ks));
+        t
+    }
+
+    /// One step of a paired test: the canary's `x` events in `n` trials, the control's `xr` in
+    /// `nr`.
+    fn update_paired(
+        &mut self,
+        at: DateTime<Utc>,
+        (n, x): (u64, u64),
+        (nr, xr): (u64, u64),
+        cap: Option<f64>,
+    ) {
+        let mut lrs = std::mem::take(&mut self.lrs);
+        let (ln0, ks) = self.paired.as_ref().expect("a paired test");
+        let informative = conditional_lrs(x, n, xr, nr, *ln0, ks, &mut lrs);
+        self.advance(at, informative, (n, x), (nr, xr), cap, &lrs);
+        self.lrs = lrs;
     }
 
     /// The evidence (nats) a single SLA-tier start at the next step needs:
@@ -1659,19 +1905,52 @@ impl RateTest {
     }
 
     fn update(&mut self, at: DateTime<Utc>, n: u64, x: u64, cap: Option<f64>) {
+        let mut lrs = std::mem::take(&mut self.lrs);
+        let (xf, ff) = (x as f64, n.saturating_sub(x) as f64);
+        lrs.clear();
+        lrs.extend(self.comps.iter().map(|c| xf * c.a + ff * c.b));
+        self.advance(at, n > 0, (n, x), (0, 0), cap, &lrs);
+        self.lrs = lrs;
+    }
+
+    /// Advances the mixture by one step whose per-component log-likelihood ratios are `lrs`.
+    /// A step that carries no evidence (`informative` false) only moves the clock: it does not
+    /// advance the change-point index.
+    fn advance(
+        &mut self,
+        at: DateTime<Utc>,
+        informative: bool,
+        (n, x): (u64, u64),
+        (nr, xr): (u64, u64),
+        cap: Option<f64>,
+        lrs: &[f64],
+    ) {
         self.last_at = Some(at);
         if n == 0 {
             return;
         }
         self.first_at.get_or_insert(at);
-        self.steps += 1;
         self.trials += n;
         self.events += x;
+        self.ref_trials += nr;
+        self.ref_events += xr;
+        if !informative {
+            // Counts still belong to the running segments.
+            for c in &mut self.comps {
+                if c.onset.is_some() {
+                    c.seg_events += x;
+                    c.seg_trials += n;
+                    c.seg_ref_events += xr;
+                    c.seg_ref_trials += nr;
+                }
+            }
+            return;
+        }
+        self.steps += 1;
         let ln_w = ln_weight(self.steps);
-        let (xf, ff) = (x as f64, (n - x) as f64);
         let mut best = (f64::NEG_INFINITY, 0);
-        for (i, c) in self.comps.iter_mut().enumerate() {
-            let mut l = xf * c.a + ff * c.b;
+        for (i, (c, l)) in self.comps.iter_mut().zip(lrs).enumerate() {
+            let mut l = *l;
             if let (Some(cap), true) = (cap, c.capped) {
                 l = l.min(cap);
             }
@@ -1681,10 +1960,14 @@ impl RateTest {
                 c.onset = Some(at);
                 c.seg_events = 0;
                 c.seg_trials = 0;
+                c.seg_ref_events = 0;
+                c.seg_ref_trials = 0;
             }
             c.log_cusum += l;
             c.seg_events += x;
             c.seg_trials += n;
+            c.seg_ref_events += xr;
+            c.seg_ref_trials += nr;
             if c.log_sr + c.ln_v > best.0 {
                 best = (c.log_sr + c.ln_v, i);
             }
@@ -1758,16 +2041,41 @@ impl ShiftTest {
         }
     }
 
+    /// The paired version: per bound, the canary's slow requests against the control's.
+    fn paired(bounds: &[f64], tolerance: f64, alpha: f64, min_trials: u64) -> Self {
+        let j = bounds.len() as f64;
+        ShiftTest {
+            bounds: bounds.to_vec(),
+            tests: bounds
+                .iter()
+                .map(|_| RateTest::paired(tolerance, alpha / j, min_trials))
+                .collect(),
+            alpha,
+            log_threshold: (1.0 / alpha).ln(),
+            log_e: 0.0,
+            crossing: None,
+        }
+    }
+
     fn update(
         &mut self,
         at: DateTime<Utc>,
         h: &LatencyHistogram,
+        control: Option<&LatencyHistogram>,
         cap: impl Fn(&RateTest) -> Option<f64>,
     ) {
         let n = h.total();
         for (le, t) in self.bounds.iter().zip(self.tests.iter_mut()) {
-            if let Some(slow) = h.slower_than(*le) {
-                let c = cap(t);
+            let Some(slow) = h.slower_than(*le) else {
+                continue;
+            };
+            let c = cap(t);
+            if t.paired.is_some() {
+                let (nr, xr) = control
+                    .and_then(|ch| Some((ch.total(), ch.slower_than(*le)?)))
+                    .unwrap_or((0, 0));
+                t.update_paired(at, (n, slow), (nr, xr), c);
+            } else {
                 t.update(at, n, slow, c);
             }
         }
@@ -1817,6 +2125,70 @@ impl ShiftTest {
         t.crossing = self.crossing.map(|c| c.0);
         (self.bounds[i], t)
     }
+}
+
+/// Alternatives of a paired test: odds ratios `ω0 · 1.5^k`, `k = 1..=24` (up to ~17,000×).
+const PAIRED_COMPONENTS: usize = 24;
+
+/// The exact conditional log-likelihood ratios of one step of a paired test, into `out`
+/// (one per `ln ω_k`). With `x ~ Bin(n, p)` and `xr ~ Bin(nr, q)` independent, the canary's
+/// share `x` of the `e = x + xr` events given `e` follows Fisher's noncentral hypergeometric
+/// distribution with odds ratio `ω = odds(p)/odds(q)`:
+///
+/// ```text
+/// P(x | e; ω) = C(n, x) C(nr, e − x) ω^x / Σ_u C(n, u) C(nr, e − u) ω^u
+/// LR_k = (ω_k/ω0)^x · Σ_u h_u ω0^u / Σ_u h_u ω_k^u
+/// ```
+///
+/// whose expectation under any `ω ≤ ω0` is at most 1 (the family has monotone likelihood
+/// ratios in `x`). Returns false when the step carries no evidence (`e = 0`, or only one split
+/// possible).
+fn conditional_lrs(
+    x: u64,
+    n: u64,
+    xr: u64,
+    nr: u64,
+    ln0: f64,
+    ks: &[f64],
+    out: &mut Vec<f64>,
+) -> bool {
+    out.clear();
+    out.resize(ks.len(), 0.0);
+    let e = x + xr;
+    let lo = e.saturating_sub(nr);
+    let hi = e.min(n);
+    if e == 0 || lo >= hi {
+        return false;
+    }
+    // ln h_u up to a constant, by the ratio of consecutive terms.
+    let mut h = Vec::with_capacity((hi - lo + 1) as usize);
+    let mut cur = 0.0f64;
+    h.push(cur);
+    for u in lo..hi {
+        let (uf, nf, ef, nrf) = (u as f64, n as f64, e as f64, nr as f64);
+        cur += (nf - uf).ln() - (uf + 1.0).ln() + (ef - uf).ln() - (nrf - ef + uf + 1.0).ln();
+        h.push(cur);
+    }
+    let ln_norm = |ln_w: f64| -> f64 {
+        let m = h
+            .iter()
+            .enumerate()
+            .map(|(i, hu)| hu + (lo + i as u64) as f64 * ln_w)
+            .fold(f64::NEG_INFINITY, f64::max);
+        m + h
+            .iter()
+            .enumerate()
+            .map(|(i, hu)| hu + (lo + i as u64) as f64 * ln_w - m)
+            .filter(|d| *d > -50.0)
+            .map(f64::exp)
+            .sum::<f64>()
+            .ln()
+    };
+    let base = ln_norm(ln0);
+    for (o, k) in out.iter_mut().zip(ks) {
+        *o = x as f64 * (k - ln0) - (ln_norm(*k) - base);
+    }
+    true
 }
 
 /// `ln w_j`, `w_j = ln 2 · (1/ln(j+1) − 1/ln(j+2))`, computed without cancellation.
@@ -2742,6 +3114,186 @@ mod tests {
             let err = LatencyHistogram::new(bad).unwrap_err();
             assert!(err.to_string().contains(needle), "{needle}: {err}");
         }
+    }
+
+    fn ln_choose(n: u64, k: u64) -> f64 {
+        ln_gamma(n as f64 + 1.0) - ln_gamma(k as f64 + 1.0) - ln_gamma((n - k) as f64 + 1.0)
+    }
+
+    #[test]
+    fn conditional_likelihood_ratios_are_exact_and_average_to_one_at_the_null() {
+        let (n, nr, e) = (30u64, 50u64, 12u64);
+        let ln0 = 2f64.ln();
+        let ks = [ln0 + 1.5f64.ln(), ln0 + 3.0 * 1.5f64.ln()];
+        // P(x | e; ω) by brute force.
+        let p = |x: u64, ln_w: f64| {
+            let term = |u: u64| (ln_choose(n, u) + ln_choose(nr, e - u) + u as f64 * ln_w).exp();
+            term(x) / (0..=e).map(term).sum::<f64>()
+        };
+        let mut out = Vec::new();
+        let mut mean = [0.0f64; 2];
+        for x in 0..=e {
+            assert!(conditional_lrs(x, n, e - x, nr, ln0, &ks, &mut out));
+            for (k, ln_k) in ks.iter().enumerate() {
+                let exact = (p(x, *ln_k) / p(x, ln0)).ln();
+                assert!(
+                    (out[k] - exact).abs() < 1e-9,
+                    "x {x}: {} vs {exact}",
+                    out[k]
+                );
+                mean[k] += p(x, ln0) * out[k].exp();
+            }
+        }
+        for m in mean {
+            assert!((m - 1.0).abs() < 1e-9, "E[LR] at the null = {m}");
+        }
+        // No events, or a split fixed by the counts: no evidence.
+        assert!(!conditional_lrs(0, 10, 0, 10, ln0, &ks, &mut out));
+        assert!(!conditional_lrs(5, 10, 0, 0, ln0, &ks, &mut out));
+    }
+
+    /// Both arms share a drifting rate with bursts; the canary's odds are `ratio` times the
+    /// control's. Returns whether the paired detector fired, and whether a fixed-baseline
+    /// detector (baseline: the control's quiet rate) fired on the canary alone.
+    fn paired_stream(seed: u64, alpha: f64, ratio: f64, steps: i64) -> (bool, bool) {
+        let mut rng = Rng(seed ^ 0xCA7A);
+        let cfg = regression_config(alpha, 0.2);
+        let mut paired = SequentialDetector::with_control(cfg.clone(), "v1 beside it").unwrap();
+        let mut fixed =
+            SequentialDetector::with_baseline(cfg, baseline_of(100_000, 100, None)).unwrap();
+        for s in 0..steps {
+            // 0.1 % with ±50 % drift; a shared 2-minute dependency outage at 3 % mid-way.
+            let mut q = 0.001 * (1.0 + 0.5 * (s as f64 / 300.0).sin());
+            if (600..720).contains(&s) {
+                q = 0.03;
+            }
+            let p = inflate(q, ratio);
+            let (n, nr) = (100, 300);
+            let o = Observation::counts(at(s), n, rng.binomial(n, p)).with_control(ControlCounts {
+                requests: nr,
+                errors: rng.binomial(nr, q),
+                histogram: None,
+            });
+            fixed.observe(o.clone()).unwrap();
+            paired.observe(o).unwrap();
+        }
+        (paired.breached(), fixed.breached())
+    }
+
+    #[test]
+    fn paired_test_false_detections_at_the_tolerated_odds_ratio_stay_below_alpha() {
+        let (alpha, streams) = (0.05, 300u64);
+        let hits = (0..streams)
+            .filter(|s| paired_stream(*s, alpha, 2.0, 1200).0)
+            .count();
+        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
+        assert!(
+            hits as f64 / streams as f64 <= alpha + slack,
+            "false detections {hits}/{streams}"
+        );
+    }
+
+    #[test]
+    fn paired_test_ignores_a_shared_outage_that_a_fixed_baseline_flags() {
+        let (paired, fixed) = paired_stream(1, 0.01, 1.0, 1200);
+        assert!(!paired, "a shared outage is not the canary's fault");
+        assert!(
+            fixed,
+            "against the quiet baseline the outage looks like a regression"
+        );
+    }
+
+    #[test]
+    fn paired_test_finds_a_canary_worse_than_its_neighbour_and_explains_it() {
+        let mut rng = Rng(17);
+        let mut d =
+            SequentialDetector::with_control(regression_config(0.01, 0.2), "v2.3.1 beside it")
+                .unwrap();
+        for s in 0..600 {
+            let q = 0.002 * (1.0 + 0.5 * (s as f64 / 100.0).sin());
+            let p = if s >= 300 { inflate(q, 8.0) } else { q };
+            let o =
+                Observation::counts(at(s), 50, rng.binomial(50, p)).with_control(ControlCounts {
+                    requests: 150,
+                    errors: rng.binomial(150, q),
+                    histogram: None,
+                });
+            d.observe(o).unwrap();
+        }
+        let v = d.verdict();
+        assert_eq!(v.state, DetectorState::Breach, "{}", v.explanation);
+        let m = v.breaches().next().unwrap();
+        assert_eq!(m.test, TestKind::ErrorRegression);
+        assert!(m.since.unwrap() > at(300), "{}", m.explanation);
+        let reference = m.reference.unwrap();
+        assert!(reference > 0.0 && reference < 0.005, "{reference}");
+        assert!(
+            m.estimate.unwrap().rate > 4.0 * reference,
+            "{}",
+            m.explanation
+        );
+        for needle in [
+            "against v2.3.1 beside it",
+            "over the same steps",
+            "odds at most 2.00×",
+        ] {
+            assert!(
+                m.explanation.contains(needle),
+                "{needle}: {}",
+                m.explanation
+            );
+        }
+    }
+
+    #[test]
+    fn paired_latency_shift_compares_the_arms_bucket_by_bucket() {
+        let run = |canary: &[f64]| {
+            let mut rng = Rng(23);
+            let mut d =
+                SequentialDetector::with_control(regression_config(0.01, 0.5), "stable").unwrap();
+            for s in 0..300 {
+                let h = histogram(&mut rng, 100, &BOUNDS, canary);
+                let ch = histogram(&mut rng, 200, &BOUNDS, &HEALTHY);
+                let o = Observation::counts(at(s), 100, 0)
+                    .with_histogram(h)
+                    .with_control(ControlCounts {
+                        requests: 200,
+                        errors: 0,
+                        histogram: Some(ch),
+                    });
+                d.observe(o).unwrap();
+            }
+            d.verdict()
+        };
+        let v = run(&SLOW_TAIL);
+        let m = v
+            .breaches()
+            .find(|m| m.test == TestKind::LatencyShift)
+            .unwrap_or_else(|| panic!("{}", v.explanation));
+        assert!(m.threshold >= 500.0, "{}", m.explanation);
+        assert!(
+            m.explanation.contains("against stable"),
+            "{}",
+            m.explanation
+        );
+        let same = run(&HEALTHY);
+        assert_eq!(same.state, DetectorState::Healthy, "{}", same.explanation);
+    }
+
+    #[test]
+    fn inconsistent_control_counts_are_rejected() {
+        let mut d = SequentialDetector::with_control(DetectorConfig::default(), "x").unwrap();
+        let err = d
+            .observe(
+                Observation::counts(at(0), 10, 0).with_control(ControlCounts {
+                    requests: 5,
+                    errors: 6,
+                    histogram: None,
+                }),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("control has 6 errors"), "{err}");
+        assert!(d.last_observed().is_none());
     }
 
     #[test]

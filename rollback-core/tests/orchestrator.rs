@@ -837,6 +837,7 @@ async fn a_release_inside_its_sla_but_slower_than_before_the_deploy_is_rolled_ba
 
 #[tokio::test(start_paused = true)]
 async fn a_canary_is_compared_with_the_stable_release_serving_beside_it() {
+    use rollback_core::sequential::TestKind;
     let sim = Simulation::builtin("staging-canary").unwrap();
     let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
     let stage = &r.stages[0];
@@ -844,16 +845,23 @@ async fn a_canary_is_compared_with_the_stable_release_serving_beside_it() {
         stage
             .lines
             .iter()
-            .any(|l| l.text.contains("errors in v2.3.1 beside it")),
+            .any(|l| l.text.contains("Baseline: v2.3.1 beside it, step by step")),
         "{:#?}",
         stage.lines
     );
     let v = r.sequential.as_ref().expect("sequential verdict");
-    assert!(
-        v.metrics
-            .iter()
-            .any(|m| m.explanation.contains("against v2.3.1 beside it")),
-        "{}",
-        v.explanation
-    );
+    // The canary against its neighbour, step by step: errors and the latency distribution.
+    for test in [TestKind::ErrorRegression, TestKind::LatencyShift] {
+        let m = v
+            .breaches()
+            .find(|m| m.test == test)
+            .unwrap_or_else(|| panic!("{test:?}: {}", v.explanation));
+        assert!(
+            m.explanation.contains("against v2.3.1 beside it")
+                && m.explanation.contains("over the same steps"),
+            "{}",
+            m.explanation
+        );
+        assert!(m.reference.unwrap() < m.estimate.unwrap().rate / 4.0);
+    }
 }

@@ -14,7 +14,7 @@ use crate::model::traffic::TrafficSplit;
 use crate::platform::Platform;
 use crate::report::{Mark, Outcome, StageStatus};
 use crate::sequential::{
-    Baseline, DetectorConfig, DetectorVerdict, RegressionConfig, SequentialDetector,
+    Baseline, DetectorConfig, DetectorVerdict, Observation, RegressionConfig, SequentialDetector,
 };
 
 impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
@@ -308,7 +308,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 .baseline(from, releases, traffic, histogram.is_some())
                 .await
             {
-                Ok(b) => Some(b),
+                Ok(r) => Some(r),
                 Err(why) => {
                     notes.push(format!("not run: {why}"));
                     None
@@ -317,8 +317,8 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         } else {
             None
         };
-        let detector = match baseline {
-            Some(b) => {
+        let verdict = match baseline {
+            Some(Reference::Fixed(b)) => {
                 self.line(
                     Mark::Info,
                     format!(
@@ -328,14 +328,36 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                         b.label
                     ),
                 );
-                SequentialDetector::with_baseline(cfg, b)
+                SequentialDetector::with_baseline(cfg, b).and_then(|mut d| {
+                    d.observe_series(status, Some(p95), histogram.as_deref())?;
+                    Ok(d)
+                })
             }
-            None => SequentialDetector::new(cfg),
-        };
-        let verdict = detector.and_then(|mut d| {
-            d.observe_series(status, Some(p95), histogram.as_deref())?;
-            Ok(d.verdict_at(self.now()))
-        });
+            Some(Reference::Control {
+                label,
+                status: control,
+                histogram: control_hist,
+            }) => {
+                self.line(
+                    Mark::Info,
+                    format!("Baseline: {label}, step by step over the same window"),
+                );
+                SequentialDetector::with_control(cfg, label).and_then(|mut d| {
+                    let mut obs =
+                        Observation::from_series(status, Some(p95), histogram.as_deref())?;
+                    Observation::attach_control(&mut obs, &control, control_hist.as_deref())?;
+                    for o in obs {
+                        d.observe(o)?;
+                    }
+                    Ok(d)
+                })
+            }
+            None => SequentialDetector::new(cfg).and_then(|mut d| {
+                d.observe_series(status, Some(p95), histogram.as_deref())?;
+                Ok(d)
+            }),
+        }
+        .map(|d| d.verdict_at(self.now()));
         match verdict {
             Ok(mut v) => {
                 notes.append(&mut v.notes);
@@ -349,16 +371,16 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         }
     }
 
-    /// The regression baseline: the stable release serving beside `from` (a canary) over the
-    /// detection window, else the whole target over the window before `from` was deployed.
-    /// The latency histogram is read only when the release has one too.
+    /// The regression reference: the stable release serving beside `from` (a canary), step by
+    /// step over the detection window; else the whole target's totals over the window before
+    /// `from` was deployed. Latency histograms are read only when the release has one too.
     async fn baseline(
         &mut self,
         from: &Release,
         releases: &[Release],
         traffic: &TrafficSplit,
         with_histogram: bool,
-    ) -> Result<Baseline, String> {
+    ) -> Result<Reference, String> {
         let policy = self.inner.policy.detection.clone();
         let beside = releases
             .iter()
@@ -408,6 +430,27 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         } else {
             None
         };
-        Baseline::from_series(label, &status, histogram.as_deref()).map_err(|e| e.to_string())
+        if beside.is_some() {
+            return Ok(Reference::Control {
+                label,
+                status,
+                histogram,
+            });
+        }
+        Baseline::from_series(label, &status, histogram.as_deref())
+            .map(Reference::Fixed)
+            .map_err(|e| e.to_string())
     }
+}
+
+/// What the regression tests compare the failing release with.
+enum Reference {
+    /// Totals over the window before the deploy.
+    Fixed(Baseline),
+    /// The stable release serving beside a canary: its own series over the same window.
+    Control {
+        label: String,
+        status: Vec<Series>,
+        histogram: Option<Vec<Series>>,
+    },
 }
