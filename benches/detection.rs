@@ -4,8 +4,9 @@
 //! Run: `cargo bench --bench detection` (the comparison prints Markdown tables and writes them
 //! to `$CARGO_TARGET_DIR/detection-report.md`, default `target/`). `DETECTION_TRACES=200`
 //! scales the trace counts down for a quick look (error traces: that many healthy and half as
-//! many failing per cell; latency traces: half as many healthy and a fifth as many failing);
-//! `DETECTION_REPORT_ONLY=1` skips criterion; `DETECTION_THREADS=1` runs the simulation on one
+//! many failing per cell; latency traces: half as many healthy and a fifth as many failing;
+//! default 1000), `DETECTION_TRACES=0` skips the comparison; `DETECTION_REPORT_ONLY=1` skips
+//! criterion; `DETECTION_THREADS=1` runs the simulation on one
 //! thread (default: all available cores; the figures do not depend on it).
 //!
 //! # Error traces
@@ -295,9 +296,7 @@ fn trace(seed: u64, rate: f64, fail: Option<f64>) -> Trace {
         PREFIX_SECS,
         None,
     );
-    let baseline = prefix
-        .iter()
-        .fold((0, 0), |(n, x), (a, b)| (n + a, x + b));
+    let baseline = prefix.iter().fold((0, 0), |(n, x), (a, b)| (n + a, x + b));
     Trace {
         steps,
         clock_offset,
@@ -786,13 +785,7 @@ fn latency_steps(
             Some((c, shape)) if s >= c => shape,
             _ => HEALTHY_SHAPE,
         };
-        steps.push(histogram_step(
-            rng,
-            n,
-            &shape,
-            scale,
-            active(&pauses, t),
-        ));
+        steps.push(histogram_step(rng, n, &shape, scale, active(&pauses, t)));
     }
     steps
 }
@@ -844,7 +837,11 @@ fn histogram_quantile(q: f64, cum: &Buckets) -> f64 {
     let Some(b) = (0..finite).find(|&i| cum[i] as f64 >= rank) else {
         return LE[finite - 1];
     };
-    let (start, below) = if b == 0 { (0.0, 0) } else { (LE[b - 1], cum[b - 1]) };
+    let (start, below) = if b == 0 {
+        (0.0, 0)
+    } else {
+        (LE[b - 1], cum[b - 1])
+    };
     let count = (cum[b] - below) as f64;
     start + (LE[b] - start) * ((rank - below as f64) / count)
 }
@@ -1036,7 +1033,10 @@ fn run_traces<T: Watched>(
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|_| panic!("simulation thread panicked")))
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| panic!("simulation thread panicked"))
+            })
             .collect()
     })
 }
@@ -1148,7 +1148,11 @@ fn table<T>(
         }
         let _ = writeln!(out, "{row}");
         if rule.by_test() {
-            notes.push(format!("* `{}`, test that fired — {}", rule.name(), by.join("; ")));
+            notes.push(format!(
+                "* `{}`, test that fired — {}",
+                rule.name(),
+                by.join("; ")
+            ));
         }
     }
     if !notes.is_empty() {
@@ -1212,9 +1216,7 @@ fn error_baseline_notes(out: &mut String, rate: f64, healthy_traces: u64) {
             .iter()
             .fold((0u64, 0u64), |(n, x), (a, b)| (n + a, x + b));
         if t.baseline.1 > 0 && n > 0 {
-            realized.push(
-                (x as f64 / n as f64) / (t.baseline.1 as f64 / t.baseline.0 as f64),
-            );
+            realized.push((x as f64 / n as f64) / (t.baseline.1 as f64 / t.baseline.0 as f64));
         }
         for (k, tol) in [2.0, 3.0].into_iter().enumerate() {
             let d = detector(
@@ -1312,9 +1314,17 @@ fn latency_model_table(out: &mut String) {
     );
     let peak = 1.2 * burst_slowdown(4.0);
     let rows: Vec<(String, Shape, f64)> = [
-        ("healthy, diurnal low (× 0.8)".to_string(), HEALTHY_SHAPE, 0.8),
+        (
+            "healthy, diurnal low (× 0.8)".to_string(),
+            HEALTHY_SHAPE,
+            0.8,
+        ),
         ("healthy, median load".to_string(), HEALTHY_SHAPE, 1.0),
-        ("healthy, diurnal peak (× 1.2)".to_string(), HEALTHY_SHAPE, 1.2),
+        (
+            "healthy, diurnal peak (× 1.2)".to_string(),
+            HEALTHY_SHAPE,
+            1.2,
+        ),
         (
             format!("healthy, diurnal peak in a × 4 burst (× {peak:.2})"),
             HEALTHY_SHAPE,
@@ -1322,11 +1332,13 @@ fn latency_model_table(out: &mut String) {
         ),
     ]
     .into_iter()
-    .chain(
-        LAT_FAILURES
-            .iter()
-            .map(|f| (format!("failing: {}, median load", f.label()), f.shape(), 1.0)),
-    )
+    .chain(LAT_FAILURES.iter().map(|f| {
+        (
+            format!("failing: {}, median load", f.label()),
+            f.shape(),
+            1.0,
+        )
+    }))
     .collect();
     for (name, shape, scale) in rows {
         let _ = writeln!(
@@ -1469,6 +1481,19 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if scale > 0 {
+        report(scale, threads);
+    }
+    if std::env::var_os("DETECTION_REPORT_ONLY").is_some() {
+        return;
+    }
+    let mut c = Criterion::default().configure_from_args();
+    bench_observe(&mut c);
+    c.final_summary();
+}
+
+/// Runs the comparison, prints it and writes it to `$CARGO_TARGET_DIR/detection-report.md`.
+fn report(scale: u64, threads: usize) {
     let started = std::time::Instant::now();
     let errors = report_errors(scale, scale / 2, threads);
     let error_secs = started.elapsed().as_secs_f64();
@@ -1484,10 +1509,4 @@ fn main() {
     if let Err(e) = std::fs::write(&path, &text) {
         eprintln!("could not write {}: {e}", path.display());
     }
-    if std::env::var_os("DETECTION_REPORT_ONLY").is_some() {
-        return;
-    }
-    let mut c = Criterion::default().configure_from_args();
-    bench_observe(&mut c);
-    c.final_summary();
 }
