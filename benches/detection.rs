@@ -1208,8 +1208,10 @@ fn error_baseline_notes(out: &mut String, rate: f64, healthy_traces: u64) {
     let mut drift = Vec::new();
     let mut realized = Vec::new();
     let mut nulls: Vec<Vec<f64>> = vec![Vec::new(); 2];
+    let mut rates = Vec::new();
     for i in 0..healthy_traces {
         let t = trace(seed(rate, 0.0, i), rate, None);
+        rates.push(t.baseline.1 as f64 / t.baseline.0.max(1) as f64);
         drift.push(diurnal_drift(t.phase, |d| 1.0 + 0.5 * d));
         let (n, x) = t
             .steps
@@ -1240,7 +1242,8 @@ fn error_baseline_notes(out: &mut String, rate: f64, healthy_traces: u64) {
     }
     let _ = writeln!(
         out,
-        "Baselines (30 min before each healthy trace): error-regression test run in {}/{healthy_traces} traces with tolerance 2 (null rate median {}, p5–p95 {} – {}) and {}/{healthy_traces} with tolerance 3 (median {}); the others' baseline is too uncertain for tolerance × its upper bound to be below the 0.5 % SLA.",
+        "Baselines (30 min before each healthy trace): error rate median {}; error-regression test run in {}/{healthy_traces} traces with tolerance 2 (null rate median {}, p5–p95 {} – {}) and {}/{healthy_traces} with tolerance 3 (median {}); in the others it is skipped because tolerance × the baseline's upper confidence bound is not below the 0.5 % SLA (or the baseline has fewer than 1,000 requests).",
+        null_pct(&mut rates, 0.5),
         nulls[0].len(),
         null_pct(&mut nulls[0], 0.5),
         null_pct(&mut nulls[0], 0.05),
