@@ -660,11 +660,11 @@ impl Shape {
     }
 
     /// The `q` quantile (bisection on the CDF).
-    fn quantile(&self, q: f64, scale: f64) -> f64 {
+    fn quantile(&self, q: f64, scale: f64, pause: Option<f64>) -> f64 {
         let (mut lo, mut hi) = (1e-3f64, 1e6f64);
         for _ in 0..200 {
             let mid = (lo * hi).sqrt();
-            if self.cdf(mid, scale, None) < q {
+            if self.cdf(mid, scale, pause) < q {
                 lo = mid;
             } else {
                 hi = mid;
@@ -1316,42 +1316,71 @@ fn latency_model_table(out: &mut String) {
         "| latency distribution | p50 | p95 | p99 | > 100 ms | > 250 ms |\n|---|---|---|---|---|---|"
     );
     let peak = 1.2 * burst_slowdown(4.0);
-    let rows: Vec<(String, Shape, f64)> = [
-        (
-            "healthy, diurnal low (× 0.8)".to_string(),
-            HEALTHY_SHAPE,
-            0.8,
+    let healthy =
+        |name: String, scale: f64, pause: Option<f64>| (name, HEALTHY_SHAPE, scale, pause);
+    let mut rows = vec![
+        healthy("healthy, diurnal low (× 0.8)".into(), 0.8, None),
+        healthy("healthy, median load".into(), 1.0, None),
+        healthy(
+            "healthy, + 7 % (the largest prefix → hour drift)".into(),
+            1.07,
+            None,
         ),
-        ("healthy, median load".to_string(), HEALTHY_SHAPE, 1.0),
-        (
-            "healthy, diurnal peak (× 1.2)".to_string(),
-            HEALTHY_SHAPE,
-            1.2,
+        healthy("healthy, diurnal peak (× 1.2)".into(), 1.2, None),
+        healthy(
+            format!(
+                "healthy, median load in a × 4 burst (× {:.2})",
+                burst_slowdown(4.0)
+            ),
+            burst_slowdown(4.0),
+            None,
         ),
-        (
+        healthy(
             format!("healthy, diurnal peak in a × 4 burst (× {peak:.2})"),
-            HEALTHY_SHAPE,
             peak,
+            None,
         ),
-    ]
-    .into_iter()
-    .chain(LAT_FAILURES.iter().map(|f| {
-        (
+        healthy(
+            "healthy, median load in a 20 % pause blip".into(),
+            1.0,
+            Some(0.2),
+        ),
+    ];
+    for f in LAT_FAILURES {
+        rows.push((
             format!("failing: {}, median load", f.label()),
             f.shape(),
             1.0,
-        )
-    }))
-    .collect();
-    for (name, shape, scale) in rows {
+            None,
+        ));
+    }
+    rows.push((
+        format!(
+            "failing: {}, diurnal low (× 0.8)",
+            LatencyFailure::Tail.label()
+        ),
+        LatencyFailure::Tail.shape(),
+        0.8,
+        None,
+    ));
+    rows.push((
+        format!(
+            "failing: {}, diurnal low (× 0.8)",
+            LatencyFailure::Big.label()
+        ),
+        LatencyFailure::Big.shape(),
+        0.8,
+        None,
+    ));
+    for (name, shape, scale, pause) in rows {
         let _ = writeln!(
             out,
             "| {name} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1} % | {:.2} % |",
-            shape.quantile(0.5, scale),
-            shape.quantile(0.95, scale),
-            shape.quantile(0.99, scale),
-            100.0 * (1.0 - shape.cdf(100.0, scale, None)),
-            100.0 * (1.0 - shape.cdf(LAT_SLA_MS, scale, None)),
+            shape.quantile(0.5, scale, pause),
+            shape.quantile(0.95, scale, pause),
+            shape.quantile(0.99, scale, pause),
+            100.0 * (1.0 - shape.cdf(100.0, scale, pause)),
+            100.0 * (1.0 - shape.cdf(LAT_SLA_MS, scale, pause)),
         );
     }
     let _ = writeln!(out);
