@@ -1,11 +1,17 @@
 //! Detection delay and false-positive rate of the sequential detector against the rules users
 //! have today, on the same simulated traces; plus the throughput of `observe()`.
 //!
-//! Run: `cargo bench --bench detection` (the comparison prints a Markdown table and writes it
+//! Run: `cargo bench --bench detection` (the comparison prints Markdown tables and writes them
 //! to `$CARGO_TARGET_DIR/detection-report.md`, default `target/`). `DETECTION_TRACES=200`
-//! scales the trace counts down for a quick look; `DETECTION_REPORT_ONLY=1` skips criterion.
+//! scales the trace counts down for a quick look (error traces: that many healthy and half as
+//! many failing per cell; latency traces: half as many healthy and a fifth as many failing;
+//! default 1000), `DETECTION_TRACES=0` skips the comparison; `DETECTION_REPORT_ONLY=1` skips
+//! criterion; `DETECTION_THREADS=1` runs the simulation on one
+//! thread (default: all available cores; the figures do not depend on it).
 //!
-//! Traces are per-second request and 5xx counts (the data's native step is 1 s here):
+//! # Error traces
+//!
+//! Per-second request and 5xx counts (the data's native step is 1 s here):
 //!
 //! * traffic: Poisson with mean `rate × diurnal(t) × burst(t)`; `diurnal` = 1 ± 0.3 over 24 h
 //!   with a random phase; traffic bursts arrive every 10 min on average, last 20–120 s and
@@ -13,7 +19,11 @@
 //! * healthy error rate: 0.1 % × (1 ± 0.5 diurnal) × burst factor, plus *error blips* (a pod
 //!   restart, a dependency hiccup) every 30 min on average, 2–10 s at 1–3 %;
 //! * failing traces: the same, and from a change time uniform in 5–15 min the error rate is
-//!   1 %, 5 % or 12.4 % (noise on traffic continues); watched up to 30 min after the change.
+//!   1 %, 5 % or 12.4 % (noise on traffic continues); watched up to 30 min after the change;
+//! * every trace has a *pre-deploy prefix*: the 30 min before it, the same healthy process
+//!   (the diurnal curve continued backwards, its own bursts and blips), drawn from a separate
+//!   RNG stream so that the watched part is the same as without it. Its totals are the
+//!   `Baseline` of the regression rows; the other rules do not use it.
 //!
 //! Every rule uses the same SLA: error rate < 0.5 %. Rules:
 //!
@@ -33,20 +43,73 @@
 //!   `sequential-p10s` and `sequential-p15s` add `persistence = 10 s` and `15 s`;
 //!   `sequential-p15s-b10` and `-b5` add a fast-burn tier (`fast_burn = 10` / `5`: an uncapped
 //!   test of `p ≤ 5 %` / `2.5 %` sharing the evidence budget, so rates confidently above it
-//!   skip the persistence wait).
+//!   skip the persistence wait);
+//! * `sequential-p15s-b5-reg2` / `-reg3`: `sequential-p15s-b5` built
+//!   [`with_baseline`](SequentialDetector::with_baseline) on the prefix's totals, with the
+//!   error-rate regression test on (`RegressionConfig`, tolerance 2 / 3): also alarms when the
+//!   rate is confidently above tolerance × the baseline's odds, inside the SLA or not.
+//!
+//! # Latency traces
+//!
+//! Per-second Prometheus-style latency histograms (`le` = 5, 10, 25, 50, 100, 250, 500, 1000,
+//! 2500, 5000 ms, +Inf) at 10, 100 and 1,000 req/s, no errors:
+//!
+//! * traffic as above (diurnal ± 30 %, bursts every ~10 min, 20–120 s, × 2–4);
+//! * latency: a mixture of a body, lognormal with median 40 ms and σ = 0.6 (99 %), and a slow
+//!   path, lognormal with median 200 ms and σ = 0.7 (1 %): p50 ≈ 40 ms, p95 ≈ 112 ms,
+//!   p99 ≈ 190 ms; every latency is scaled by `1 + 0.2 · diurnal` (the median drifts ± 20 %
+//!   over the day) and, during a traffic burst of factor `f`, by `1 + 0.15 · (f − 1)`
+//!   (load-dependent slowdown: × 1.15–1.45);
+//! * *pause blips* (GC pause, cold start) every 15 min on average, 2–8 s, during which 5–20 %
+//!   of requests take a pause, lognormal with median 400 ms and σ = 0.6;
+//! * failing traces, from a change time uniform in 5–15 min: `tail` (the slow path takes 3 %
+//!   of requests with median 420 ms: p99 × 3), `body` (the body's median 40 → 60 ms: p50
+//!   + 50 %), `big` (every latency × 4: p95 × 4); watched up to 30 min after the change;
+//! * the same 30-minute pre-deploy prefix from a separate RNG stream; its summed histogram is
+//!   the `Baseline` of the shift rows.
+//!
+//! SLA: p95 < 250 ms (healthy p95 is 112 ms at the median load and 196 ms at the diurnal peak
+//! in the largest burst, so healthy traces stay within it except in pause blips). Window
+//! quantiles are computed from the summed buckets the way Prometheus' `histogram_quantile`
+//! does (linear interpolation inside the bucket, the highest finite bound when the rank falls
+//! into +Inf). Rules:
+//!
+//! * `window-1` / `window-3`: tumbling 60 s windows, alarm at the first / third consecutive
+//!   window whose p95 is > 250 ms;
+//! * `cloudwatch-3of3`: one-minute p95 periods aligned to the clock minute, 3 of 3 > 250 ms;
+//! * `flagger-5x1m`: Flagger's builtin `request-duration` check as documented (`interval: 1m`,
+//!   `thresholdRange.max: 500`: p99 ≤ 500 ms), `threshold: 5`, counter never reset;
+//! * `sequential-p15s-b5`: the SLA test on slow-request counts (`LatencySource::SlowCounts`:
+//!   requests slower than 250 ms against 5 %), same alpha, persistence and fast burn as above
+//!   (the error-rate test runs too and sees no errors);
+//! * `sequential-p15s-b5-shift2` / `-shift3`: the same built with the prefix as baseline and
+//!   `RegressionConfig` tolerance 2 / 3, so the latency-distribution test
+//!   (`TestKind::LatencyShift`, fed every step's histogram) runs beside the SLA tests (and the
+//!   error-regression test, which sees no errors either).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use criterion::{BatchSize, Criterion, Throughput};
-use rollback_core::sequential::{DetectorConfig, Observation, SequentialDetector};
+use rollback_core::policy::Threshold;
+use rollback_core::sequential::{
+    Baseline, DetectorConfig, LatencyHistogram, LatencySla, LatencySource, Observation,
+    RegressionConfig, SequentialDetector, TestKind,
+};
+use rollback_core::Quantile;
 
 const SLA: f64 = 0.005;
 const RATES: [f64; 4] = [1.0, 10.0, 100.0, 1000.0];
 const FAIL_RATES: [f64; 3] = [0.01, 0.05, 0.124];
 const HEALTHY_SECS: u64 = 3600;
 const WATCH_AFTER_CHANGE: u64 = 1800;
+/// The pre-deploy history before every trace: the regression tests' baseline.
+const PREFIX_SECS: u64 = 1800;
+/// XORed into a trace's seed for its prefix's RNG stream (trace seeds stay below 2^63, and
+/// SplitMix64 states `2^63` apart never meet within 2^63 draws).
+const PREFIX_STREAM: u64 = 1 << 63;
 
 /// SplitMix64.
 struct Rng(u64);
@@ -107,6 +170,22 @@ impl Rng {
             }
         }
     }
+    /// Binomial(n, p) for the latency buckets: exact while `n · min(p, 1 − p) < 30`, the
+    /// normal approximation above (the error traces keep the exact `binomial`).
+    fn binomial_approx(&mut self, n: u64, p: f64) -> u64 {
+        if p >= 1.0 {
+            return n;
+        }
+        if p > 0.5 {
+            return n - self.binomial_approx(n, 1.0 - p);
+        }
+        let mean = n as f64 * p;
+        if mean < 30.0 {
+            return self.binomial(n, p);
+        }
+        let sd = (mean * (1.0 - p)).sqrt();
+        (mean + sd * self.normal()).round().clamp(0.0, n as f64) as u64
+    }
 }
 
 /// A period `[start, end)` with a factor.
@@ -138,12 +217,67 @@ fn active(eps: &[Episode], t: f64) -> Option<f64> {
         .map(|e| e.factor)
 }
 
-/// One trace: per-second (requests, errors).
+/// The diurnal curve, in [−1, 1], at `t` seconds from the trace start.
+fn diurnal(t: f64, phase: f64) -> f64 {
+    (2.0 * std::f64::consts::PI * t / 86_400.0 + phase).sin()
+}
+
+/// What the report needs of a trace.
+trait Watched {
+    /// When the failure starts (`None`: healthy).
+    fn change(&self) -> Option<u64>;
+}
+
+/// One error trace: per-second (requests, errors).
 struct Trace {
     steps: Vec<(u64, u64)>,
     /// Seconds past the wall-clock minute at which the trace starts.
     clock_offset: u64,
     change: Option<u64>,
+    /// The diurnal phase (for the drift figures).
+    phase: f64,
+    /// Totals of the pre-deploy prefix: (requests, errors).
+    baseline: (u64, u64),
+}
+
+impl Watched for Trace {
+    fn change(&self) -> Option<u64> {
+        self.change
+    }
+}
+
+/// Per-second (requests, errors) of `len` seconds starting `from` seconds after the trace
+/// start (negative: before it), failing at `fail.0` (seconds into these steps) with rate
+/// `fail.1`.
+fn error_steps(
+    rng: &mut Rng,
+    rate: f64,
+    phase: f64,
+    from: f64,
+    len: u64,
+    fail: Option<(u64, f64)>,
+) -> Vec<(u64, u64)> {
+    let bursts = episodes(rng, len as f64, 600.0, (20.0, 120.0), (2.0, 4.0));
+    let blips = episodes(rng, len as f64, 1800.0, (2.0, 10.0), (0.01, 0.03));
+    let mut steps = Vec::with_capacity(len as usize);
+    for s in 0..len {
+        let t = s as f64;
+        let day = diurnal(from + t, phase);
+        let burst = active(&bursts, t);
+        let lambda = rate * (1.0 + 0.3 * day) * burst.unwrap_or(1.0);
+        let n = rng.poisson(lambda);
+        let mut p = 0.001 * (1.0 + 0.5 * day) * if burst.is_some() { 2.0 } else { 1.0 };
+        if let Some(b) = active(&blips, t) {
+            p = p.max(b);
+        }
+        if let Some((c, f)) = fail {
+            if s >= c {
+                p = p.max(f);
+            }
+        }
+        steps.push((n, rng.binomial(n, p)));
+    }
+    steps
 }
 
 fn trace(seed: u64, rate: f64, fail: Option<f64>) -> Trace {
@@ -152,38 +286,46 @@ fn trace(seed: u64, rate: f64, fail: Option<f64>) -> Trace {
     let clock_offset = rng.next_u64() % 60;
     let change = fail.map(|_| 300 + rng.next_u64() % 601);
     let len = change.map_or(HEALTHY_SECS, |c| c + WATCH_AFTER_CHANGE);
-    let bursts = episodes(&mut rng, len as f64, 600.0, (20.0, 120.0), (2.0, 4.0));
-    let blips = episodes(&mut rng, len as f64, 1800.0, (2.0, 10.0), (0.01, 0.03));
-    let mut steps = Vec::with_capacity(len as usize);
-    for s in 0..len {
-        let t = s as f64;
-        let day = (2.0 * std::f64::consts::PI * t / 86_400.0 + phase).sin();
-        let burst = active(&bursts, t);
-        let lambda = rate * (1.0 + 0.3 * day) * burst.unwrap_or(1.0);
-        let n = rng.poisson(lambda);
-        let mut p = 0.001 * (1.0 + 0.5 * day) * if burst.is_some() { 2.0 } else { 1.0 };
-        if let Some(b) = active(&blips, t) {
-            p = p.max(b);
-        }
-        if let (Some(c), Some(f)) = (change, fail) {
-            if s >= c {
-                p = p.max(f);
-            }
-        }
-        steps.push((n, rng.binomial(n, p)));
-    }
+    let steps = error_steps(&mut rng, rate, phase, 0.0, len, change.zip(fail));
+    let mut prefix_rng = Rng::new(seed ^ PREFIX_STREAM);
+    let prefix = error_steps(
+        &mut prefix_rng,
+        rate,
+        phase,
+        -(PREFIX_SECS as f64),
+        PREFIX_SECS,
+        None,
+    );
+    let baseline = prefix.iter().fold((0, 0), |(n, x), (a, b)| (n + a, x + b));
     Trace {
         steps,
         clock_offset,
         change,
+        phase,
+        baseline,
     }
 }
 
-/// The rules under comparison. `alarm` returns the time (seconds from the trace start) at
-/// which each rule would first decide to roll back.
-trait Rule {
+/// A rule's decision to roll back: when (seconds from the trace start; the step `[s, s+1)` is
+/// known at `s + 1`), and for the detector, which test decided.
+#[derive(Clone, Copy)]
+struct Alarm {
+    at: u64,
+    by: Option<TestKind>,
+}
+
+/// The rules under comparison, on traces of type `T`.
+trait Rule<T>: Sync {
     fn name(&self) -> &'static str;
-    fn alarm(&self, t: &Trace) -> Option<u64>;
+    fn alarm(&self, t: &T) -> Option<Alarm>;
+    /// Whether the report breaks this rule's alarms down by test.
+    fn by_test(&self) -> bool {
+        false
+    }
+}
+
+fn at(a: u64) -> Option<Alarm> {
+    Some(Alarm { at: a, by: None })
 }
 
 /// Tumbling 60 s windows from the trace start; alarm at the `consecutive`-th bad window in a
@@ -193,11 +335,11 @@ struct Windows {
     name: &'static str,
 }
 
-impl Rule for Windows {
+impl Rule<Trace> for Windows {
     fn name(&self) -> &'static str {
         self.name
     }
-    fn alarm(&self, t: &Trace) -> Option<u64> {
+    fn alarm(&self, t: &Trace) -> Option<Alarm> {
         let mut run = 0;
         for (w, chunk) in t.steps.chunks(60).enumerate() {
             if chunk.len() < 60 {
@@ -207,66 +349,85 @@ impl Rule for Windows {
             let bad = n > 0 && x as f64 / n as f64 >= SLA;
             run = if bad { run + 1 } else { 0 };
             if run >= self.consecutive {
-                return Some((w as u64 + 1) * 60);
+                return at((w as u64 + 1) * 60);
             }
         }
         None
     }
 }
 
+/// CloudWatch periods: 60 s aligned to the clock minute. Calls `datapoint(start, end)` for
+/// each complete period in order (`None` = no data, the period is skipped) and alarms at the
+/// end of the third breaching datapoint in a row.
+fn cloudwatch(
+    len: u64,
+    clock_offset: u64,
+    mut datapoint: impl FnMut(usize, usize) -> Option<bool>,
+) -> Option<Alarm> {
+    let mut run = 0;
+    // Period k covers clock seconds [60k, 60k+60); trace second s is clock s + offset.
+    let mut start = 0u64;
+    let mut end = 60 - clock_offset;
+    while end <= len {
+        // TreatMissingData = missing: a period without requests has no datapoint.
+        if let Some(bad) = datapoint(start as usize, end as usize) {
+            run = if bad { run + 1 } else { 0 };
+            if run >= 3 {
+                return at(end);
+            }
+        }
+        start = end;
+        end += 60;
+    }
+    None
+}
+
 /// CloudWatch: 60 s periods aligned to the clock minute, 3 of 3 datapoints > threshold.
 struct CloudWatch;
 
-impl Rule for CloudWatch {
+impl Rule<Trace> for CloudWatch {
     fn name(&self) -> &'static str {
         "cloudwatch-3of3"
     }
-    fn alarm(&self, t: &Trace) -> Option<u64> {
-        let len = t.steps.len() as u64;
-        let mut run = 0;
-        // Period k covers clock seconds [60k, 60k+60); trace second s is clock s + offset.
-        let mut start = 0u64;
-        let mut end = 60 - t.clock_offset;
-        while end <= len {
-            let (n, x) = t.steps[start as usize..end as usize]
+    fn alarm(&self, t: &Trace) -> Option<Alarm> {
+        cloudwatch(t.steps.len() as u64, t.clock_offset, |a, b| {
+            let (n, x) = t.steps[a..b]
                 .iter()
                 .fold((0, 0), |(n, x), (a, b)| (n + a, x + b));
-            if n > 0 {
-                // TreatMissingData = missing: a period without requests has no datapoint.
-                run = if x as f64 / n as f64 > SLA {
-                    run + 1
-                } else {
-                    0
-                };
-                if run >= 3 {
-                    return Some(end);
-                }
-            }
-            start = end;
-            end += 60;
-        }
-        None
+            (n > 0).then(|| x as f64 / n as f64 > SLA)
+        })
     }
+}
+
+/// Flagger: a check every minute over the last minute (`failed(window)` says whether it
+/// fails); counter never reset; rollback at the tick after the counter reaches the threshold.
+fn flagger<S>(steps: &[S], mut failed_check: impl FnMut(&[S]) -> bool) -> Option<Alarm> {
+    let mut failed = 0;
+    for (k, chunk) in steps.chunks(60).enumerate() {
+        if chunk.len() < 60 {
+            break;
+        }
+        let tick = (k as u64 + 1) * 60;
+        if failed >= 5 {
+            return at(tick);
+        }
+        if failed_check(chunk) {
+            failed += 1;
+        }
+    }
+    None
 }
 
 /// Flagger: a check every minute over the last minute; counter never reset; rollback at the
 /// tick after the counter reaches the threshold.
 struct Flagger;
 
-impl Rule for Flagger {
+impl Rule<Trace> for Flagger {
     fn name(&self) -> &'static str {
         "flagger-5x1m"
     }
-    fn alarm(&self, t: &Trace) -> Option<u64> {
-        let mut failed = 0;
-        for (k, chunk) in t.steps.chunks(60).enumerate() {
-            if chunk.len() < 60 {
-                break;
-            }
-            let tick = (k as u64 + 1) * 60;
-            if failed >= 5 {
-                return Some(tick);
-            }
+    fn alarm(&self, t: &Trace) -> Option<Alarm> {
+        flagger(&t.steps, |chunk| {
             let (n, x) = chunk.iter().fold((0, 0), |(n, x), (a, b)| (n + a, x + b));
             let success = if n == 0 {
                 f64::NAN
@@ -274,12 +435,47 @@ impl Rule for Flagger {
                 100.0 * (n - x) as f64 / n as f64
             };
             // NaN (no values found) fails the check, as does a success rate under min.
-            if success.is_nan() || success < 100.0 * (1.0 - SLA) {
-                failed += 1;
-            }
-        }
-        None
+            success.is_nan() || success < 100.0 * (1.0 - SLA)
+        })
     }
+}
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(19_737)
+}
+
+fn at_second(s: usize) -> DateTime<Utc> {
+    epoch() + chrono::Duration::seconds(s as i64)
+}
+
+/// Builds the detector, with the baseline when the configuration has regression tests.
+fn detector(config: &DetectorConfig, baseline: impl FnOnce() -> Baseline) -> SequentialDetector {
+    let d = if config.regression.is_some() {
+        SequentialDetector::with_baseline(config.clone(), baseline())
+    } else {
+        SequentialDetector::new(config.clone())
+    };
+    d.unwrap_or_else(|e| panic!("detector configuration rejected: {e}"))
+}
+
+/// Feeds observations until the first breach.
+fn first_breach(
+    mut d: SequentialDetector,
+    obs: impl Iterator<Item = Observation>,
+) -> Option<Alarm> {
+    for (s, o) in obs.enumerate() {
+        d.observe(o)
+            .unwrap_or_else(|e| panic!("observation rejected: {e}"));
+        if d.breached() {
+            let by = d.verdict().breaches().next().map(|m| m.test);
+            // The step [s, s+1) is known at its end.
+            return Some(Alarm {
+                at: s as u64 + 1,
+                by,
+            });
+        }
+    }
+    None
 }
 
 /// The sequential detector, fed second by second.
@@ -288,26 +484,27 @@ struct Sequential {
     config: DetectorConfig,
 }
 
-fn epoch() -> DateTime<Utc> {
-    DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::days(19_737)
-}
-
-impl Rule for Sequential {
+impl Rule<Trace> for Sequential {
     fn name(&self) -> &'static str {
         self.name
     }
-    fn alarm(&self, t: &Trace) -> Option<u64> {
-        let mut d = SequentialDetector::new(self.config.clone()).ok()?;
-        let t0 = epoch();
-        for (s, (n, x)) in t.steps.iter().enumerate() {
-            let at = t0 + chrono::Duration::seconds(s as i64);
-            d.observe(Observation::counts(at, *n, *x)).ok()?;
-            if d.breached() {
-                // The step [s, s+1) is known at its end.
-                return Some(s as u64 + 1);
-            }
-        }
-        None
+    fn alarm(&self, t: &Trace) -> Option<Alarm> {
+        let d = detector(&self.config, || Baseline {
+            requests: t.baseline.0,
+            errors: t.baseline.1,
+            latency: None,
+            label: "before the deploy".into(),
+        });
+        first_breach(
+            d,
+            t.steps
+                .iter()
+                .enumerate()
+                .map(|(s, (n, x))| Observation::counts(at_second(s), *n, *x)),
+        )
+    }
+    fn by_test(&self) -> bool {
+        self.config.regression.is_some()
     }
 }
 
@@ -322,7 +519,18 @@ fn sequential_config(persistence: Duration, fast_burn: f64) -> DetectorConfig {
     }
 }
 
-fn rules() -> Vec<Box<dyn Rule>> {
+fn with_regression(config: DetectorConfig, tolerance: f64) -> DetectorConfig {
+    DetectorConfig {
+        regression: Some(RegressionConfig {
+            tolerance,
+            ..RegressionConfig::default()
+        }),
+        ..config
+    }
+}
+
+fn rules() -> Vec<Box<dyn Rule<Trace>>> {
+    let p15 = Duration::from_secs(15);
     vec![
         Box::new(Sequential {
             name: "sequential",
@@ -334,15 +542,23 @@ fn rules() -> Vec<Box<dyn Rule>> {
         }),
         Box::new(Sequential {
             name: "sequential-p15s",
-            config: sequential_config(Duration::from_secs(15), 0.0),
+            config: sequential_config(p15, 0.0),
         }),
         Box::new(Sequential {
             name: "sequential-p15s-b10",
-            config: sequential_config(Duration::from_secs(15), 10.0),
+            config: sequential_config(p15, 10.0),
         }),
         Box::new(Sequential {
             name: "sequential-p15s-b5",
-            config: sequential_config(Duration::from_secs(15), 5.0),
+            config: sequential_config(p15, 5.0),
+        }),
+        Box::new(Sequential {
+            name: "sequential-p15s-b5-reg2",
+            config: with_regression(sequential_config(p15, 5.0), 2.0),
+        }),
+        Box::new(Sequential {
+            name: "sequential-p15s-b5-reg3",
+            config: with_regression(sequential_config(p15, 5.0), 3.0),
         }),
         Box::new(Windows {
             consecutive: 1,
@@ -357,6 +573,474 @@ fn rules() -> Vec<Box<dyn Rule>> {
     ]
 }
 
+// ---------------------------------------------------------------------------------------------
+// Latency traces
+// ---------------------------------------------------------------------------------------------
+
+const LAT_RATES: [f64; 3] = [10.0, 100.0, 1000.0];
+/// Histogram bounds (ms), Prometheus style.
+const LE: [f64; 11] = [
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    100.0,
+    250.0,
+    500.0,
+    1000.0,
+    2500.0,
+    5000.0,
+    f64::INFINITY,
+];
+/// Index of the SLA bound in `LE`.
+const SLA_BUCKET: usize = 5;
+/// The latency SLA: p95 < 250 ms.
+const LAT_SLA_MS: f64 = 250.0;
+/// Flagger's documented `request-duration` check: p99 ≤ 500 ms.
+const FLAGGER_P99_MS: f64 = 500.0;
+/// The pause blips' latency: lognormal median and σ.
+const PAUSE_MEDIAN_MS: f64 = 400.0;
+const PAUSE_SIGMA: f64 = 0.6;
+
+/// Cumulative counts per `LE` bound.
+type Buckets = [u64; 11];
+
+/// The standard normal CDF (W. J. Cody's rational erfc approximation via Numerical Recipes'
+/// `erfcc`, relative error < 1.2e-7).
+fn phi(x: f64) -> f64 {
+    let z = (x / std::f64::consts::SQRT_2).abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let erfc = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 {
+        1.0 - 0.5 * erfc
+    } else {
+        0.5 * erfc
+    }
+}
+
+/// A latency distribution: a lognormal body and a lognormal slow path.
+#[derive(Clone, Copy)]
+struct Shape {
+    body_median: f64,
+    body_sigma: f64,
+    tail_weight: f64,
+    tail_median: f64,
+    tail_sigma: f64,
+}
+
+const HEALTHY_SHAPE: Shape = Shape {
+    body_median: 40.0,
+    body_sigma: 0.6,
+    tail_weight: 0.01,
+    tail_median: 200.0,
+    tail_sigma: 0.7,
+};
+
+impl Shape {
+    /// `P(latency ≤ x)` with every latency × `scale`, and a pause blip `(share, median)`.
+    fn cdf(&self, x: f64, scale: f64, pause: Option<f64>) -> f64 {
+        let ln = x.ln();
+        let body = phi((ln - (self.body_median * scale).ln()) / self.body_sigma);
+        let tail = phi((ln - (self.tail_median * scale).ln()) / self.tail_sigma);
+        let f = (1.0 - self.tail_weight) * body + self.tail_weight * tail;
+        match pause {
+            Some(w) => (1.0 - w) * f + w * phi((ln - PAUSE_MEDIAN_MS.ln()) / PAUSE_SIGMA),
+            None => f,
+        }
+    }
+
+    /// The `q` quantile (bisection on the CDF).
+    fn quantile(&self, q: f64, scale: f64, pause: Option<f64>) -> f64 {
+        let (mut lo, mut hi) = (1e-3f64, 1e6f64);
+        for _ in 0..200 {
+            let mid = (lo * hi).sqrt();
+            if self.cdf(mid, scale, pause) < q {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
+    }
+}
+
+/// The latency failures.
+#[derive(Clone, Copy)]
+enum LatencyFailure {
+    /// The slow path grows: 3 % of requests, median 420 ms (p99 × 3).
+    Tail,
+    /// The body's median 40 → 60 ms (p50 + 50 %).
+    Body,
+    /// Everything × 4 (p95 × 4).
+    Big,
+}
+
+const LAT_FAILURES: [LatencyFailure; 3] = [
+    LatencyFailure::Tail,
+    LatencyFailure::Body,
+    LatencyFailure::Big,
+];
+
+impl LatencyFailure {
+    fn label(self) -> &'static str {
+        match self {
+            LatencyFailure::Tail => "tail (p99 ×3)",
+            LatencyFailure::Body => "body (p50 +50 %)",
+            LatencyFailure::Big => "big (p95 ×4)",
+        }
+    }
+    fn shape(self) -> Shape {
+        match self {
+            LatencyFailure::Tail => Shape {
+                tail_weight: 0.03,
+                tail_median: 420.0,
+                ..HEALTHY_SHAPE
+            },
+            LatencyFailure::Body => Shape {
+                body_median: 60.0,
+                ..HEALTHY_SHAPE
+            },
+            LatencyFailure::Big => Shape {
+                body_median: 4.0 * HEALTHY_SHAPE.body_median,
+                tail_median: 4.0 * HEALTHY_SHAPE.tail_median,
+                ..HEALTHY_SHAPE
+            },
+        }
+    }
+}
+
+/// One second's histogram: `n` requests drawn from the shape (multinomial over the buckets).
+fn histogram_step(rng: &mut Rng, n: u64, shape: &Shape, scale: f64, pause: Option<f64>) -> Buckets {
+    let mut cum = [0u64; 11];
+    let (mut left, mut below, mut count) = (n, 0.0f64, 0u64);
+    for (i, le) in LE.iter().enumerate() {
+        let f = if le.is_finite() {
+            shape.cdf(*le, scale, pause).max(below)
+        } else {
+            1.0
+        };
+        let mass = 1.0 - below;
+        let x = if !le.is_finite() || f >= 1.0 || mass <= 0.0 {
+            left
+        } else {
+            rng.binomial_approx(left, (f - below) / mass)
+        };
+        left -= x;
+        count += x;
+        cum[i] = count;
+        below = f;
+    }
+    cum
+}
+
+/// One latency trace: per-second cumulative histograms.
+struct LatTrace {
+    steps: Vec<Buckets>,
+    clock_offset: u64,
+    change: Option<u64>,
+    /// The pre-deploy prefix's summed histogram.
+    baseline: Buckets,
+}
+
+impl Watched for LatTrace {
+    fn change(&self) -> Option<u64> {
+        self.change
+    }
+}
+
+/// The latency scale of a burst of traffic factor `f` (load-dependent slowdown).
+fn burst_slowdown(f: f64) -> f64 {
+    1.0 + 0.15 * (f - 1.0)
+}
+
+fn latency_steps(
+    rng: &mut Rng,
+    rate: f64,
+    phase: f64,
+    from: f64,
+    len: u64,
+    fail: Option<(u64, LatencyFailure)>,
+) -> Vec<Buckets> {
+    let bursts = episodes(rng, len as f64, 600.0, (20.0, 120.0), (2.0, 4.0));
+    let pauses = episodes(rng, len as f64, 900.0, (2.0, 8.0), (0.05, 0.2));
+    let failing = fail.map(|(c, f)| (c, f.shape()));
+    let mut steps = Vec::with_capacity(len as usize);
+    for s in 0..len {
+        let t = s as f64;
+        let day = diurnal(from + t, phase);
+        let burst = active(&bursts, t);
+        let n = rng.poisson(rate * (1.0 + 0.3 * day) * burst.unwrap_or(1.0));
+        let scale = (1.0 + 0.2 * day) * burst.map_or(1.0, burst_slowdown);
+        let shape = match failing {
+            Some((c, shape)) if s >= c => shape,
+            _ => HEALTHY_SHAPE,
+        };
+        steps.push(histogram_step(rng, n, &shape, scale, active(&pauses, t)));
+    }
+    steps
+}
+
+fn latency_trace(seed: u64, rate: f64, fail: Option<LatencyFailure>) -> LatTrace {
+    let mut rng = Rng::new(seed);
+    let phase = rng.range(0.0, 2.0 * std::f64::consts::PI);
+    let clock_offset = rng.next_u64() % 60;
+    let change = fail.map(|_| 300 + rng.next_u64() % 601);
+    let len = change.map_or(HEALTHY_SECS, |c| c + WATCH_AFTER_CHANGE);
+    let steps = latency_steps(&mut rng, rate, phase, 0.0, len, change.zip(fail));
+    let mut prefix_rng = Rng::new(seed ^ PREFIX_STREAM);
+    let prefix = latency_steps(
+        &mut prefix_rng,
+        rate,
+        phase,
+        -(PREFIX_SECS as f64),
+        PREFIX_SECS,
+        None,
+    );
+    LatTrace {
+        steps,
+        clock_offset,
+        change,
+        baseline: sum_buckets(&prefix),
+    }
+}
+
+fn sum_buckets(steps: &[Buckets]) -> Buckets {
+    let mut sum = [0u64; 11];
+    for b in steps {
+        for (s, c) in sum.iter_mut().zip(b) {
+            *s += c;
+        }
+    }
+    sum
+}
+
+/// Prometheus' `histogram_quantile` on cumulative bucket counts: the bucket where the rank
+/// `q · total` falls, linear interpolation inside it (from 0 for the first bucket), the highest
+/// finite bound when the rank falls into +Inf; NaN without observations.
+fn histogram_quantile(q: f64, cum: &Buckets) -> f64 {
+    let total = cum[LE.len() - 1];
+    if total == 0 {
+        return f64::NAN;
+    }
+    let rank = q * total as f64;
+    let finite = LE.len() - 1;
+    let Some(b) = (0..finite).find(|&i| cum[i] as f64 >= rank) else {
+        return LE[finite - 1];
+    };
+    let (start, below) = if b == 0 {
+        (0.0, 0)
+    } else {
+        (LE[b - 1], cum[b - 1])
+    };
+    let count = (cum[b] - below) as f64;
+    start + (LE[b] - start) * ((rank - below as f64) / count)
+}
+
+/// Tumbling 60 s windows; a window is bad when its p95 is above the SLA.
+struct LatWindows {
+    consecutive: u32,
+    name: &'static str,
+}
+
+impl Rule<LatTrace> for LatWindows {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn alarm(&self, t: &LatTrace) -> Option<Alarm> {
+        let mut run = 0;
+        for (w, chunk) in t.steps.chunks(60).enumerate() {
+            if chunk.len() < 60 {
+                break;
+            }
+            // NaN (no requests) is not a breach.
+            let bad = histogram_quantile(0.95, &sum_buckets(chunk)) > LAT_SLA_MS;
+            run = if bad { run + 1 } else { 0 };
+            if run >= self.consecutive {
+                return at((w as u64 + 1) * 60);
+            }
+        }
+        None
+    }
+}
+
+/// CloudWatch: one-minute p95 periods aligned to the clock minute, 3 of 3 > the SLA.
+struct LatCloudWatch;
+
+impl Rule<LatTrace> for LatCloudWatch {
+    fn name(&self) -> &'static str {
+        "cloudwatch-3of3"
+    }
+    fn alarm(&self, t: &LatTrace) -> Option<Alarm> {
+        cloudwatch(t.steps.len() as u64, t.clock_offset, |a, b| {
+            let p95 = histogram_quantile(0.95, &sum_buckets(&t.steps[a..b]));
+            (!p95.is_nan()).then_some(p95 > LAT_SLA_MS)
+        })
+    }
+}
+
+/// Flagger's `request-duration`: p99 over the last minute ≤ 500 ms, checked every minute.
+struct LatFlagger;
+
+impl Rule<LatTrace> for LatFlagger {
+    fn name(&self) -> &'static str {
+        "flagger-5x1m"
+    }
+    fn alarm(&self, t: &LatTrace) -> Option<Alarm> {
+        flagger(&t.steps, |chunk| {
+            let p99 = histogram_quantile(0.99, &sum_buckets(chunk));
+            // NaN (no values found) fails the check, as does a p99 above max.
+            p99.is_nan() || p99 > FLAGGER_P99_MS
+        })
+    }
+}
+
+fn histogram(cum: &Buckets) -> LatencyHistogram {
+    LatencyHistogram::new(LE.iter().copied().zip(cum.iter().copied()).collect())
+        .unwrap_or_else(|e| panic!("histogram rejected: {e}"))
+}
+
+/// One second's observation: requests, no errors, requests slower than the SLA bound, and the
+/// histogram when the shift test needs it.
+fn latency_observation(s: usize, cum: &Buckets, with_histogram: bool) -> Observation {
+    let n = cum[LE.len() - 1];
+    let o = Observation::counts(at_second(s), n, 0).with_slow(n - cum[SLA_BUCKET]);
+    if with_histogram {
+        o.with_histogram(histogram(cum))
+    } else {
+        o
+    }
+}
+
+fn latency_baseline(t: &LatTrace) -> Baseline {
+    Baseline {
+        requests: t.baseline[LE.len() - 1],
+        errors: 0,
+        latency: Some(histogram(&t.baseline)),
+        label: "before the deploy".into(),
+    }
+}
+
+/// The detector on latency traces.
+struct LatSequential {
+    name: &'static str,
+    config: DetectorConfig,
+}
+
+impl Rule<LatTrace> for LatSequential {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn alarm(&self, t: &LatTrace) -> Option<Alarm> {
+        let shift = self.config.regression.is_some();
+        let d = detector(&self.config, || latency_baseline(t));
+        first_breach(
+            d,
+            t.steps
+                .iter()
+                .enumerate()
+                .map(|(s, cum)| latency_observation(s, cum, shift)),
+        )
+    }
+    fn by_test(&self) -> bool {
+        self.config.regression.is_some()
+    }
+}
+
+fn latency_config() -> DetectorConfig {
+    DetectorConfig {
+        latency: Some(LatencySla {
+            quantile: Quantile::P95,
+            threshold: Threshold::new(LAT_SLA_MS, None),
+            source: LatencySource::SlowCounts,
+        }),
+        ..sequential_config(Duration::from_secs(15), 5.0)
+    }
+}
+
+fn latency_rules() -> Vec<Box<dyn Rule<LatTrace>>> {
+    vec![
+        Box::new(LatSequential {
+            name: "sequential-p15s-b5",
+            config: latency_config(),
+        }),
+        Box::new(LatSequential {
+            name: "sequential-p15s-b5-shift2",
+            config: with_regression(latency_config(), 2.0),
+        }),
+        Box::new(LatSequential {
+            name: "sequential-p15s-b5-shift3",
+            config: with_regression(latency_config(), 3.0),
+        }),
+        Box::new(LatWindows {
+            consecutive: 1,
+            name: "window-1",
+        }),
+        Box::new(LatWindows {
+            consecutive: 3,
+            name: "window-3",
+        }),
+        Box::new(LatCloudWatch),
+        Box::new(LatFlagger),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The comparison
+// ---------------------------------------------------------------------------------------------
+
+/// Every rule's alarm on one trace.
+struct Run {
+    change: Option<u64>,
+    alarms: Vec<Option<Alarm>>,
+}
+
+/// Traces `0..n` (built by `make`), every rule on each, spread over `threads` threads; in
+/// trace order.
+fn run_traces<T: Watched>(
+    n: u64,
+    threads: usize,
+    make: impl Fn(u64) -> T + Sync,
+    rules: &[Box<dyn Rule<T>>],
+) -> Vec<Run> {
+    let threads = threads.clamp(1, n.max(1) as usize) as u64;
+    let per = n.div_ceil(threads);
+    let make = &make;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
+                s.spawn(move || {
+                    (k * per..((k + 1) * per).min(n))
+                        .map(|i| {
+                            let t = make(i);
+                            Run {
+                                change: t.change(),
+                                alarms: rules.iter().map(|r| r.alarm(&t)).collect(),
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| panic!("simulation thread panicked"))
+            })
+            .collect()
+    })
+}
+
 fn quantile(sorted: &[u64], q: f64) -> Option<u64> {
     if sorted.is_empty() {
         return None;
@@ -365,68 +1049,119 @@ fn quantile(sorted: &[u64], q: f64) -> Option<u64> {
     Some(sorted[i])
 }
 
-fn report(healthy_traces: u64, failing_traces: u64) -> String {
-    let rules = rules();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "SLA error rate < 0.5 % for every rule; {healthy_traces} healthy traces of 60 min and {failing_traces} failing traces per cell; delays in seconds from the change (median / p95), `miss` = not detected within 30 min, `early` = alarm before the change (excluded from delays).\n"
-    );
-    for &rate in &RATES {
-        let _ = writeln!(out, "### {rate} req/s\n");
-        let mut header = "| rule | FPR (healthy) |".to_string();
-        for f in FAIL_RATES {
-            let _ = write!(header, " {} errors: median / p95 (miss, early) |", pct(f));
-        }
-        let _ = writeln!(out, "{header}");
-        let _ = writeln!(out, "|---|---|{}", "---|".repeat(FAIL_RATES.len()));
-        let mut fp = vec![0u64; rules.len()];
-        for i in 0..healthy_traces {
-            let t = trace(seed(rate, 0.0, i), rate, None);
-            for (r, rule) in rules.iter().enumerate() {
-                if rule.alarm(&t).is_some() {
-                    fp[r] += 1;
-                }
-            }
-        }
-        let mut delays = vec![vec![Vec::new(); FAIL_RATES.len()]; rules.len()];
-        let mut misses = vec![vec![0u64; FAIL_RATES.len()]; rules.len()];
-        let mut early = vec![vec![0u64; FAIL_RATES.len()]; rules.len()];
-        for (fi, &f) in FAIL_RATES.iter().enumerate() {
-            for i in 0..failing_traces {
-                let t = trace(seed(rate, f, i), rate, Some(f));
-                let change = t.change.unwrap_or(0);
-                for (r, rule) in rules.iter().enumerate() {
-                    match rule.alarm(&t) {
-                        Some(a) if a <= change => early[r][fi] += 1,
-                        Some(a) => delays[r][fi].push(a - change),
-                        None => misses[r][fi] += 1,
-                    }
-                }
-            }
-        }
-        for (r, rule) in rules.iter().enumerate() {
-            let mut row = format!(
-                "| {} | {:.1} % ({}/{}) |",
-                rule.name(),
-                100.0 * fp[r] as f64 / healthy_traces as f64,
-                fp[r],
-                healthy_traces
-            );
-            for fi in 0..FAIL_RATES.len() {
-                let d = &mut delays[r][fi];
-                d.sort_unstable();
-                let cell = match (quantile(d, 0.5), quantile(d, 0.95)) {
-                    (Some(m), Some(p)) => format!("{m} / {p}"),
-                    _ => "– / –".to_string(),
-                };
-                let _ = write!(row, " {cell} ({}, {}) |", misses[r][fi], early[r][fi]);
-            }
-            let _ = writeln!(out, "{row}");
-        }
-        let _ = writeln!(out);
+fn quantile_f(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
     }
-    out
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn test_name(t: Option<TestKind>) -> &'static str {
+    match t {
+        Some(TestKind::ErrorRate) => "SLA error rate",
+        Some(TestKind::SlowFraction) => "SLA slow requests",
+        Some(TestKind::LatencySign) => "SLA latency sign",
+        Some(TestKind::ErrorRegression) => "error regression",
+        Some(TestKind::LatencyShift) => "latency shift",
+        None => "rule",
+    }
+}
+
+/// The Markdown table of one traffic rate: FPR over `healthy`, then per column of `failing`
+/// the delays from the change (median / p95), misses and early alarms; below it, for the rows
+/// that break alarms down by test, which test fired.
+fn table<T>(
+    out: &mut String,
+    rules: &[Box<dyn Rule<T>>],
+    columns: &[String],
+    healthy: &[Run],
+    failing: &[Vec<Run>],
+) {
+    let mut header = "| rule | FPR (healthy) |".to_string();
+    for c in columns {
+        let _ = write!(header, " {c}: median / p95 (miss, early) |");
+    }
+    let _ = writeln!(out, "{header}");
+    let _ = writeln!(out, "|---|---|{}", "---|".repeat(columns.len()));
+    let mut notes = Vec::new();
+    for (r, rule) in rules.iter().enumerate() {
+        let fp = healthy.iter().filter(|h| h.alarms[r].is_some()).count();
+        let mut row = format!(
+            "| {} | {:.1} % ({}/{}) |",
+            rule.name(),
+            100.0 * fp as f64 / healthy.len().max(1) as f64,
+            fp,
+            healthy.len()
+        );
+        let mut by: Vec<String> = Vec::new();
+        let tally = |runs: &mut dyn Iterator<Item = Option<TestKind>>| {
+            let mut m: BTreeMap<&'static str, u64> = BTreeMap::new();
+            for k in runs {
+                *m.entry(test_name(k)).or_default() += 1;
+            }
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let healthy_by = tally(&mut healthy.iter().filter_map(|h| h.alarms[r]).map(|a| a.by));
+        by.push(format!(
+            "healthy: {}",
+            if healthy_by.is_empty() {
+                "none".to_string()
+            } else {
+                healthy_by
+            }
+        ));
+        for (c, runs) in columns.iter().zip(failing) {
+            let mut delays = Vec::new();
+            let (mut miss, mut early) = (0u64, 0u64);
+            for run in runs {
+                let change = run.change.unwrap_or(0);
+                match run.alarms[r] {
+                    Some(a) if a.at <= change => early += 1,
+                    Some(a) => delays.push(a.at - change),
+                    None => miss += 1,
+                }
+            }
+            delays.sort_unstable();
+            let cell = match (quantile(&delays, 0.5), quantile(&delays, 0.95)) {
+                (Some(m), Some(p)) => format!("{m} / {p}"),
+                _ => "– / –".to_string(),
+            };
+            let _ = write!(row, " {cell} ({miss}, {early}) |");
+            let fired = tally(&mut runs.iter().filter_map(|h| {
+                h.alarms[r]
+                    .filter(|a| a.at > h.change.unwrap_or(0))
+                    .map(|a| a.by)
+            }));
+            let early_by = tally(&mut runs.iter().filter_map(|h| {
+                h.alarms[r]
+                    .filter(|a| a.at <= h.change.unwrap_or(0))
+                    .map(|a| a.by)
+            }));
+            let mut s = format!("{c}: {}", if fired.is_empty() { "none" } else { &fired });
+            if !early_by.is_empty() {
+                let _ = write!(s, " (early: {early_by})");
+            }
+            by.push(s);
+        }
+        let _ = writeln!(out, "{row}");
+        if rule.by_test() {
+            notes.push(format!(
+                "* `{}`, test that fired — {}",
+                rule.name(),
+                by.join("; ")
+            ));
+        }
+    }
+    if !notes.is_empty() {
+        let _ = writeln!(out);
+        for n in notes {
+            let _ = writeln!(out, "{n}");
+        }
+    }
+    let _ = writeln!(out);
 }
 
 fn pct(f: f64) -> String {
@@ -438,14 +1173,273 @@ fn seed(rate: f64, fail: f64, i: u64) -> u64 {
     (rate as u64) << 40 ^ ((fail * 1000.0) as u64) << 24 ^ i
 }
 
+/// Latency trace seeds: bit 62 keeps them apart from the error traces'.
+fn latency_seed(rate: f64, kind: u64, i: u64) -> u64 {
+    1 << 62 ^ (rate as u64) << 40 ^ kind << 32 ^ i
+}
+
+/// `(median, p95, max)` of a sample, as text.
+fn spread(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    format!(
+        "median {:.2}, p95 {:.2}, max {:.2}",
+        quantile_f(&v, 0.5),
+        quantile_f(&v, 0.95),
+        v.last().copied().unwrap_or(f64::NAN)
+    )
+}
+
+/// Per trace: the largest value over the watched hour of a diurnal factor `g(t)` against its
+/// mean over the prefix.
+fn diurnal_drift(phase: f64, g: impl Fn(f64) -> f64) -> f64 {
+    let prefix = (0..PREFIX_SECS)
+        .map(|s| g(diurnal(s as f64 - PREFIX_SECS as f64, phase)))
+        .sum::<f64>()
+        / PREFIX_SECS as f64;
+    let watched = (0..HEALTHY_SECS)
+        .map(|s| g(diurnal(s as f64, phase)))
+        .fold(f64::NEG_INFINITY, f64::max);
+    watched / prefix
+}
+
+/// What the baselines of the healthy error traces look like: whether the regression test
+/// runs, its null rate, and the drift between the prefix and the watched hour.
+fn error_baseline_notes(out: &mut String, rate: f64, healthy_traces: u64) {
+    let mut drift = Vec::new();
+    let mut realized = Vec::new();
+    let mut nulls: Vec<Vec<f64>> = vec![Vec::new(); 2];
+    let mut rates = Vec::new();
+    for i in 0..healthy_traces {
+        let t = trace(seed(rate, 0.0, i), rate, None);
+        rates.push(t.baseline.1 as f64 / t.baseline.0.max(1) as f64);
+        drift.push(diurnal_drift(t.phase, |d| 1.0 + 0.5 * d));
+        let (n, x) = t
+            .steps
+            .iter()
+            .fold((0u64, 0u64), |(n, x), (a, b)| (n + a, x + b));
+        if t.baseline.1 > 0 && n > 0 {
+            realized.push((x as f64 / n as f64) / (t.baseline.1 as f64 / t.baseline.0 as f64));
+        }
+        for (k, tol) in [2.0, 3.0].into_iter().enumerate() {
+            let d = detector(
+                &with_regression(sequential_config(Duration::from_secs(15), 5.0), tol),
+                || Baseline {
+                    requests: t.baseline.0,
+                    errors: t.baseline.1,
+                    latency: None,
+                    label: "before the deploy".into(),
+                },
+            );
+            if let Some(m) = d
+                .verdict()
+                .metrics
+                .iter()
+                .find(|m| m.test == TestKind::ErrorRegression)
+            {
+                nulls[k].push(m.null_rate);
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "Baselines (30 min before each healthy trace): error rate median {}; error-regression test run in {}/{healthy_traces} traces with tolerance 2 (null rate median {}, p5–p95 {} – {}) and {}/{healthy_traces} with tolerance 3 (median {}); in the others it is skipped because tolerance × the baseline's upper confidence bound is not below the 0.5 % SLA (or the baseline has fewer than 1,000 requests).",
+        null_pct(&mut rates, 0.5),
+        nulls[0].len(),
+        null_pct(&mut nulls[0], 0.5),
+        null_pct(&mut nulls[0], 0.05),
+        null_pct(&mut nulls[0], 0.95),
+        nulls[1].len(),
+        null_pct(&mut nulls[1], 0.5),
+    );
+    let _ = writeln!(
+        out,
+        "Drift, prefix → watched hour: diurnal factor of the error rate, peak of the hour / mean of the prefix: {}; realised error rate of the hour / of the prefix ({} traces with baseline errors): {}, p5 {:.2}.\n",
+        spread(drift),
+        realized.len(),
+        spread(realized.clone()),
+        {
+            realized.sort_by(f64::total_cmp);
+            quantile_f(&realized, 0.05)
+        }
+    );
+}
+
+fn null_pct(v: &mut [f64], q: f64) -> String {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        "–".to_string()
+    } else {
+        format!("{:.3} %", 100.0 * quantile_f(v, q))
+    }
+}
+
+fn report_errors(healthy_traces: u64, failing_traces: u64, threads: usize) -> String {
+    let rules = rules();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "SLA error rate < 0.5 % for every rule; {healthy_traces} healthy traces of 60 min and {failing_traces} failing traces per cell; delays in seconds from the change (median / p95), `miss` = not detected within 30 min, `early` = alarm before the change (excluded from delays). The `-reg` rows also test against the 30 min before each trace.\n"
+    );
+    let columns: Vec<String> = FAIL_RATES
+        .iter()
+        .map(|f| format!("{} errors", pct(*f)))
+        .collect();
+    for &rate in &RATES {
+        let _ = writeln!(out, "### {rate} req/s\n");
+        let healthy = run_traces(
+            healthy_traces,
+            threads,
+            |i| trace(seed(rate, 0.0, i), rate, None),
+            &rules,
+        );
+        let failing: Vec<Vec<Run>> = FAIL_RATES
+            .iter()
+            .map(|&f| {
+                run_traces(
+                    failing_traces,
+                    threads,
+                    |i| trace(seed(rate, f, i), rate, Some(f)),
+                    &rules,
+                )
+            })
+            .collect();
+        table(&mut out, &rules, &columns, &healthy, &failing);
+        error_baseline_notes(&mut out, rate, healthy_traces);
+    }
+    out
+}
+
+/// The latency model's quantiles, for the report.
+fn latency_model_table(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "| latency distribution | p50 | p95 | p99 | > 100 ms | > 250 ms |\n|---|---|---|---|---|---|"
+    );
+    let peak = 1.2 * burst_slowdown(4.0);
+    let healthy =
+        |name: String, scale: f64, pause: Option<f64>| (name, HEALTHY_SHAPE, scale, pause);
+    let mut rows = vec![
+        healthy("healthy, diurnal low (× 0.8)".into(), 0.8, None),
+        healthy("healthy, median load".into(), 1.0, None),
+        healthy(
+            "healthy, + 7 % (the largest prefix → hour drift)".into(),
+            1.07,
+            None,
+        ),
+        healthy("healthy, diurnal peak (× 1.2)".into(), 1.2, None),
+        healthy(
+            format!(
+                "healthy, median load in a × 4 burst (× {:.2})",
+                burst_slowdown(4.0)
+            ),
+            burst_slowdown(4.0),
+            None,
+        ),
+        healthy(
+            format!("healthy, diurnal peak in a × 4 burst (× {peak:.2})"),
+            peak,
+            None,
+        ),
+        healthy(
+            "healthy, median load in a 20 % pause blip".into(),
+            1.0,
+            Some(0.2),
+        ),
+    ];
+    for f in LAT_FAILURES {
+        rows.push((
+            format!("failing: {}, median load", f.label()),
+            f.shape(),
+            1.0,
+            None,
+        ));
+    }
+    rows.push((
+        format!(
+            "failing: {}, diurnal low (× 0.8)",
+            LatencyFailure::Tail.label()
+        ),
+        LatencyFailure::Tail.shape(),
+        0.8,
+        None,
+    ));
+    rows.push((
+        format!(
+            "failing: {}, diurnal low (× 0.8)",
+            LatencyFailure::Big.label()
+        ),
+        LatencyFailure::Big.shape(),
+        0.8,
+        None,
+    ));
+    for (name, shape, scale, pause) in rows {
+        let _ = writeln!(
+            out,
+            "| {name} | {:.0} ms | {:.0} ms | {:.0} ms | {:.1} % | {:.2} % |",
+            shape.quantile(0.5, scale, pause),
+            shape.quantile(0.95, scale, pause),
+            shape.quantile(0.99, scale, pause),
+            100.0 * (1.0 - shape.cdf(100.0, scale, pause)),
+            100.0 * (1.0 - shape.cdf(LAT_SLA_MS, scale, pause)),
+        );
+    }
+    let _ = writeln!(out);
+}
+
+fn report_latency(healthy_traces: u64, failing_traces: u64, threads: usize) -> String {
+    let rules = latency_rules();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "SLA p95 < 250 ms (Flagger: its documented p99 ≤ 500 ms); per-second histograms, window quantiles as `histogram_quantile` computes them; {healthy_traces} healthy traces of 60 min and {failing_traces} failing traces per cell; delays in seconds from the change (median / p95), `miss` = not detected within 30 min, `early` = alarm before the change. The `-shift` rows also test the latency distribution against the 30 min before each trace.\n"
+    );
+    latency_model_table(&mut out);
+    let columns: Vec<String> = LAT_FAILURES.iter().map(|f| f.label().to_string()).collect();
+    for &rate in &LAT_RATES {
+        let _ = writeln!(out, "### Latency, {rate} req/s\n");
+        let healthy = run_traces(
+            healthy_traces,
+            threads,
+            |i| latency_trace(latency_seed(rate, 0, i), rate, None),
+            &rules,
+        );
+        let failing: Vec<Vec<Run>> = LAT_FAILURES
+            .iter()
+            .enumerate()
+            .map(|(k, &f)| {
+                run_traces(
+                    failing_traces,
+                    threads,
+                    |i| latency_trace(latency_seed(rate, k as u64 + 1, i), rate, Some(f)),
+                    &rules,
+                )
+            })
+            .collect();
+        table(&mut out, &rules, &columns, &healthy, &failing);
+        let drift: Vec<f64> = (0..healthy_traces)
+            .map(|i| {
+                // The phase is a trace's first draw.
+                let mut rng = Rng::new(latency_seed(rate, 0, i));
+                let phase = rng.range(0.0, 2.0 * std::f64::consts::PI);
+                diurnal_drift(phase, |d| 1.0 + 0.2 * d)
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "Drift, prefix → watched hour: diurnal latency scale, peak of the hour / mean of the prefix: {}.\n",
+            spread(drift)
+        );
+    }
+    out
+}
+
 fn bench_observe(c: &mut Criterion) {
     let t = trace(42, 100.0, None);
-    let t0 = epoch();
     let obs: Vec<Observation> = t
         .steps
         .iter()
         .enumerate()
-        .map(|(s, (n, x))| Observation::counts(t0 + chrono::Duration::seconds(s as i64), *n, *x))
+        .map(|(s, (n, x))| Observation::counts(at_second(s), *n, *x))
         .collect();
     let mut g = c.benchmark_group("detection");
     g.throughput(Throughput::Elements(obs.len() as u64));
@@ -464,6 +1458,40 @@ fn bench_observe(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // One healthy latency trace at 100 req/s with the detector a user would run on it: error
+    // and slow-request SLA tests, and against the pre-deploy baseline the error-regression and
+    // latency-shift tests, every observation carrying its 11-bucket histogram.
+    let lt = latency_trace(latency_seed(100.0, 0, 42), 100.0, None);
+    let config = with_regression(latency_config(), 2.0);
+    let base = latency_baseline(&lt);
+    let lobs: Vec<Observation> = lt
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(s, cum)| latency_observation(s, cum, true))
+        .collect();
+    g.throughput(Throughput::Elements(lobs.len() as u64));
+    g.bench_function("observe_3600_steps_100rps_histogram_shift", |b| {
+        b.iter_batched(
+            || {
+                (
+                    SequentialDetector::with_baseline(config.clone(), base.clone()),
+                    lobs.clone(),
+                )
+            },
+            |(d, obs)| {
+                let Ok(mut d) = d else { return false };
+                for o in obs {
+                    if d.observe(o).is_err() {
+                        return false;
+                    }
+                }
+                d.breached()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.throughput(Throughput::Elements(1));
     g.bench_function("verdict", |b| {
         let mut d = SequentialDetector::new(sequential_config(Duration::ZERO, 0.0));
         if let Ok(d) = d.as_mut() {
@@ -481,17 +1509,12 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let started = std::time::Instant::now();
-    let table = report(scale, scale / 2);
-    let text = format!(
-        "## Detection comparison\n\n{table}(computed in {:.0} s)\n",
-        started.elapsed().as_secs_f64()
-    );
-    println!("{text}");
-    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let path = std::path::Path::new(&dir).join("detection-report.md");
-    if let Err(e) = std::fs::write(&path, &text) {
-        eprintln!("could not write {}: {e}", path.display());
+    let threads: usize = std::env::var("DETECTION_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if scale > 0 {
+        report(scale, threads);
     }
     if std::env::var_os("DETECTION_REPORT_ONLY").is_some() {
         return;
@@ -499,4 +1522,23 @@ fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench_observe(&mut c);
     c.final_summary();
+}
+
+/// Runs the comparison, prints it and writes it to `$CARGO_TARGET_DIR/detection-report.md`.
+fn report(scale: u64, threads: usize) {
+    let started = std::time::Instant::now();
+    let errors = report_errors(scale, scale / 2, threads);
+    let error_secs = started.elapsed().as_secs_f64();
+    let latency = report_latency(scale / 2, scale / 5, threads);
+    let text = format!(
+        "## Detection comparison\n\n{errors}## Latency comparison\n\n{latency}(computed in {:.0} s: errors {error_secs:.0} s, latency {:.0} s; {threads} threads)\n",
+        started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64() - error_secs,
+    );
+    println!("{text}");
+    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let path = std::path::Path::new(&dir).join("detection-report.md");
+    if let Err(e) = std::fs::write(&path, &text) {
+        eprintln!("could not write {}: {e}", path.display());
+    }
 }
