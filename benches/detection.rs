@@ -7,7 +7,9 @@
 //! many failing per cell; latency traces: half as many healthy and a fifth as many failing;
 //! default 1000), `DETECTION_TRACES=0` skips the comparison; `DETECTION_REPORT_ONLY=1` skips
 //! criterion; `DETECTION_THREADS=1` runs the simulation on one
-//! thread (default: all available cores; the figures do not depend on it).
+//! thread (default: all available cores; the figures do not depend on it);
+//! `DETECTION_SECTIONS=canary` (comma-separated `errors`, `latency`, `canary`; default all)
+//! runs only those sections of the comparison. Canary traces are counted like latency traces.
 //!
 //! # Error traces
 //!
@@ -86,6 +88,35 @@
 //!   `RegressionConfig` tolerance 2 / 3, so the latency-distribution test
 //!   (`TestKind::LatencyShift`, fed every step's histogram) runs beside the SLA tests (and the
 //!   error-regression test, which sees no errors either).
+//!
+//! # Canary traces
+//!
+//! A canary taking 20 % of the traffic beside the stable release (80 %), per-second
+//! (requests, errors) of each arm, at 10, 100 and 1,000 req/s in total, from their own RNG
+//! streams (the traces above are unchanged):
+//!
+//! * shared by both arms: the diurnal drift and traffic bursts of the error traces (each arm's
+//!   requests are Poisson with its share of the mean), the healthy error rate (0.1 % ± 50 %
+//!   diurnal, × 2 in bursts), and *dependency outages* every 30 min on average, 30–180 s,
+//!   during which both arms fail 1–5 % of requests;
+//! * each arm's own *pod-restart blips*, every 30 min on average, 2–10 s at 1–3 %;
+//! * failing traces: from a change time uniform in 5–15 min the canary's error rate is 1 %,
+//!   5 % or 12.4 % (at least; an outage above that still counts), the stable release's does
+//!   not change; watched up to 30 min after the change.
+//!
+//! Rules: `window-1`, `window-3`, `cloudwatch-3of3`, `flagger-5x1m` and
+//! `sequential-p15s-b5` as above, on the canary's own metrics against the 0.5 % SLA (as
+//! Flagger's and Argo Rollouts' canary analyses do); `sequential-p15s-b5-paired2` / `-paired3`:
+//! the same detector built [`with_control`](SequentialDetector::with_control) with
+//! `RegressionConfig` tolerance 2 / 3 and every observation carrying the stable release's
+//! counts of the same second, so the paired test (`TestKind::ErrorRegression` in paired
+//! mode: how each second's errors split between the arms, odds ratio at most the tolerance)
+//! runs beside the SLA test; `-paired2: paired test's alarm` / `-paired3: ...`: the same
+//! detectors read for the paired test alone (when it crossed, whatever the SLA test did);
+//! `diff-2x-window-1` / `-3`: the comparison people write by hand, tumbling 60 s windows, a
+//! window is bad when the canary's error rate is above 2 × the stable release's (a canary
+//! error against none in the stable release is bad), alarm at the first / third consecutive
+//! bad window.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -95,8 +126,8 @@ use chrono::{DateTime, Utc};
 use criterion::{BatchSize, Criterion, Throughput};
 use rollback_core::policy::Threshold;
 use rollback_core::sequential::{
-    Baseline, DetectorConfig, LatencyHistogram, LatencySla, LatencySource, Observation,
-    RegressionConfig, SequentialDetector, TestKind,
+    Baseline, ControlCounts, DetectorConfig, LatencyHistogram, LatencySla, LatencySource,
+    Observation, RegressionConfig, SequentialDetector, TestKind,
 };
 use rollback_core::Quantile;
 
@@ -321,6 +352,10 @@ trait Rule<T>: Sync {
     /// Whether the report breaks this rule's alarms down by test.
     fn by_test(&self) -> bool {
         false
+    }
+    /// How the report names the test that fired.
+    fn test_label(&self, t: Option<TestKind>) -> &'static str {
+        test_name(t)
     }
 }
 
@@ -995,6 +1030,259 @@ fn latency_rules() -> Vec<Box<dyn Rule<LatTrace>>> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Canary traces: a canary beside the stable release
+// ---------------------------------------------------------------------------------------------
+
+const CANARY_RATES: [f64; 3] = [10.0, 100.0, 1000.0];
+/// The canary's share of the traffic (the stable release serves the rest).
+const CANARY_SHARE: f64 = 0.2;
+/// The hand-written difference rule: the canary's error rate above this multiple of the
+/// stable release's over the same 60 s window.
+const DIFF_RATIO: f64 = 2.0;
+
+/// One canary trace: per-second (requests, errors) of the canary and of the stable release
+/// serving beside it.
+struct CanaryTrace {
+    /// The canary arm, as the single-arm rules see it (no pre-deploy baseline).
+    canary: Trace,
+    stable: Vec<(u64, u64)>,
+    /// The shared incidents (dependency outages), for the notes.
+    outages: Vec<Episode>,
+}
+
+impl Watched for CanaryTrace {
+    fn change(&self) -> Option<u64> {
+        self.canary.change
+    }
+}
+
+/// Canary trace seeds: bit 61 keeps them apart from the error traces' and the latency
+/// traces' (bit 62), and from every prefix stream (bit 63).
+fn canary_seed(rate: f64, kind: u64, i: u64) -> u64 {
+    1 << 61 ^ (rate as u64) << 40 ^ kind << 32 ^ i
+}
+
+fn canary_trace(seed: u64, rate: f64, fail: Option<f64>) -> CanaryTrace {
+    let mut rng = Rng::new(seed);
+    let phase = rng.range(0.0, 2.0 * std::f64::consts::PI);
+    let clock_offset = rng.next_u64() % 60;
+    let change = fail.map(|_| 300 + rng.next_u64() % 601);
+    let len = change.map_or(HEALTHY_SECS, |c| c + WATCH_AFTER_CHANGE);
+    let l = len as f64;
+    // Shared by both arms: traffic bursts and dependency outages.
+    let bursts = episodes(&mut rng, l, 600.0, (20.0, 120.0), (2.0, 4.0));
+    let outages = episodes(&mut rng, l, 1800.0, (30.0, 180.0), (0.01, 0.05));
+    // Each arm's own pod-restart blips.
+    let canary_blips = episodes(&mut rng, l, 1800.0, (2.0, 10.0), (0.01, 0.03));
+    let stable_blips = episodes(&mut rng, l, 1800.0, (2.0, 10.0), (0.01, 0.03));
+    let mut canary = Vec::with_capacity(len as usize);
+    let mut stable = Vec::with_capacity(len as usize);
+    for s in 0..len {
+        let t = s as f64;
+        let day = diurnal(t, phase);
+        let burst = active(&bursts, t);
+        let lambda = rate * (1.0 + 0.3 * day) * burst.unwrap_or(1.0);
+        let mut q = 0.001 * (1.0 + 0.5 * day) * if burst.is_some() { 2.0 } else { 1.0 };
+        if let Some(o) = active(&outages, t) {
+            q = q.max(o);
+        }
+        let mut p = active(&canary_blips, t).map_or(q, |b| q.max(b));
+        if let (Some(c), Some(f)) = (change, fail) {
+            if s >= c {
+                p = p.max(f);
+            }
+        }
+        let pr = active(&stable_blips, t).map_or(q, |b| q.max(b));
+        let n = rng.poisson(CANARY_SHARE * lambda);
+        let nr = rng.poisson((1.0 - CANARY_SHARE) * lambda);
+        canary.push((n, rng.binomial(n, p)));
+        stable.push((nr, rng.binomial(nr, pr)));
+    }
+    CanaryTrace {
+        canary: Trace {
+            steps: canary,
+            clock_offset,
+            change,
+            phase,
+            baseline: (0, 0),
+        },
+        stable,
+        outages,
+    }
+}
+
+/// A single-arm rule applied to the canary's own metrics, as Flagger's or Argo's canary
+/// analysis does.
+struct OnCanary(Box<dyn Rule<Trace>>);
+
+impl Rule<CanaryTrace> for OnCanary {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn alarm(&self, t: &CanaryTrace) -> Option<Alarm> {
+        self.0.alarm(&t.canary)
+    }
+}
+
+/// The hand-written comparison: tumbling 60 s windows, a window is bad when the canary's
+/// error rate is above `DIFF_RATIO` × the stable release's (a canary error in a window
+/// without stable errors is bad); alarm at the `consecutive`-th bad window in a row.
+struct DiffWindows {
+    consecutive: u32,
+    name: &'static str,
+}
+
+impl Rule<CanaryTrace> for DiffWindows {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn alarm(&self, t: &CanaryTrace) -> Option<Alarm> {
+        let mut run = 0;
+        let windows = t.canary.steps.chunks(60).zip(t.stable.chunks(60));
+        for (w, (c, r)) in windows.enumerate() {
+            if c.len() < 60 {
+                break;
+            }
+            let sum = |v: &[(u64, u64)]| v.iter().fold((0, 0), |(n, x), (a, b)| (n + a, x + b));
+            let ((n, x), (nr, xr)) = (sum(c), sum(r));
+            let rate = |x: u64, n: u64| if n == 0 { 0.0 } else { x as f64 / n as f64 };
+            let bad = x > 0 && rate(x, n) > DIFF_RATIO * rate(xr, nr);
+            run = if bad { run + 1 } else { 0 };
+            if run >= self.consecutive {
+                return at((w as u64 + 1) * 60);
+            }
+        }
+        None
+    }
+}
+
+/// Feeds observations to the end (or until `test` has crossed) and returns when `test`
+/// crossed, whatever the other tests did.
+fn first_breach_of(
+    mut d: SequentialDetector,
+    obs: impl Iterator<Item = Observation>,
+    test: TestKind,
+) -> Option<Alarm> {
+    let crossed = |d: &SequentialDetector| {
+        d.verdict()
+            .metrics
+            .iter()
+            .find(|m| m.test == test)
+            .and_then(|m| m.since)
+            .map(|since| Alarm {
+                // The step [s, s+1) is known at its end.
+                at: (since - epoch()).num_seconds() as u64 + 1,
+                by: Some(test),
+            })
+    };
+    for (s, o) in obs.enumerate() {
+        d.observe(o)
+            .unwrap_or_else(|e| panic!("observation rejected: {e}"));
+        // The crossing time is kept, so checking once a minute after any breach is exact.
+        if d.breached() && s % 60 == 59 {
+            if let Some(a) = crossed(&d) {
+                return Some(a);
+            }
+        }
+    }
+    crossed(&d)
+}
+
+/// The detector built [`with_control`](SequentialDetector::with_control): the SLA tests on
+/// the canary, and the paired tests against the stable release step by step. With `only`,
+/// the alarm of that test alone (same detector, same alpha split).
+struct Paired {
+    name: &'static str,
+    config: DetectorConfig,
+    only: Option<TestKind>,
+}
+
+impl Rule<CanaryTrace> for Paired {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn alarm(&self, t: &CanaryTrace) -> Option<Alarm> {
+        let d = SequentialDetector::with_control(self.config.clone(), "the stable release")
+            .unwrap_or_else(|e| panic!("detector configuration rejected: {e}"));
+        let obs =
+            t.canary
+                .steps
+                .iter()
+                .zip(&t.stable)
+                .enumerate()
+                .map(|(s, ((n, x), (nr, xr)))| {
+                    Observation::counts(at_second(s), *n, *x).with_control(ControlCounts {
+                        requests: *nr,
+                        errors: *xr,
+                        histogram: None,
+                    })
+                });
+        match self.only {
+            None => first_breach(d, obs),
+            Some(test) => first_breach_of(d, obs, test),
+        }
+    }
+    fn by_test(&self) -> bool {
+        self.only.is_none()
+    }
+    fn test_label(&self, t: Option<TestKind>) -> &'static str {
+        match t {
+            Some(TestKind::ErrorRegression) => "paired errors",
+            Some(TestKind::LatencyShift) => "paired latency",
+            _ => test_name(t),
+        }
+    }
+}
+
+fn canary_rules() -> Vec<Box<dyn Rule<CanaryTrace>>> {
+    let b5 = || sequential_config(Duration::from_secs(15), 5.0);
+    vec![
+        Box::new(OnCanary(Box::new(Sequential {
+            name: "sequential-p15s-b5",
+            config: b5(),
+        }))),
+        Box::new(Paired {
+            name: "sequential-p15s-b5-paired2",
+            config: with_regression(b5(), 2.0),
+            only: None,
+        }),
+        Box::new(Paired {
+            name: "sequential-p15s-b5-paired3",
+            config: with_regression(b5(), 3.0),
+            only: None,
+        }),
+        Box::new(Paired {
+            name: "-paired2: paired test's alarm",
+            config: with_regression(b5(), 2.0),
+            only: Some(TestKind::ErrorRegression),
+        }),
+        Box::new(Paired {
+            name: "-paired3: paired test's alarm",
+            config: with_regression(b5(), 3.0),
+            only: Some(TestKind::ErrorRegression),
+        }),
+        Box::new(OnCanary(Box::new(Windows {
+            consecutive: 1,
+            name: "window-1",
+        }))),
+        Box::new(OnCanary(Box::new(Windows {
+            consecutive: 3,
+            name: "window-3",
+        }))),
+        Box::new(OnCanary(Box::new(CloudWatch))),
+        Box::new(OnCanary(Box::new(Flagger))),
+        Box::new(DiffWindows {
+            consecutive: 1,
+            name: "diff-2x-window-1",
+        }),
+        Box::new(DiffWindows {
+            consecutive: 3,
+            name: "diff-2x-window-3",
+        }),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
 // The comparison
 // ---------------------------------------------------------------------------------------------
 
@@ -1097,7 +1385,7 @@ fn table<T>(
         let tally = |runs: &mut dyn Iterator<Item = Option<TestKind>>| {
             let mut m: BTreeMap<&'static str, u64> = BTreeMap::new();
             for k in runs {
-                *m.entry(test_name(k)).or_default() += 1;
+                *m.entry(rule.test_label(k)).or_default() += 1;
             }
             m.iter()
                 .map(|(k, v)| format!("{k} {v}"))
@@ -1433,6 +1721,97 @@ fn report_latency(healthy_traces: u64, failing_traces: u64, threads: usize) -> S
     out
 }
 
+/// What the healthy canary traces contain: shared outages, and the false alarms of each rule
+/// in the traces without one.
+fn canary_notes(
+    out: &mut String,
+    rate: f64,
+    rules: &[Box<dyn Rule<CanaryTrace>>],
+    healthy: &[Run],
+) {
+    let mut with_outage = 0;
+    let mut long_outage = 0;
+    let mut quiet = Vec::new();
+    let mut ratio = Vec::new();
+    for (i, run) in healthy.iter().enumerate() {
+        let t = canary_trace(canary_seed(rate, 0, i as u64), rate, None);
+        let hour = t.canary.steps.len() as f64;
+        let outages: Vec<&Episode> = t.outages.iter().filter(|o| o.start < hour).collect();
+        if outages.is_empty() {
+            quiet.push(run);
+        } else {
+            with_outage += 1;
+        }
+        if outages.iter().any(|o| o.end.min(hour) - o.start >= 60.0) {
+            long_outage += 1;
+        }
+        let sum = |v: &[(u64, u64)]| v.iter().fold((0u64, 0u64), |(n, x), (a, b)| (n + a, x + b));
+        let ((n, x), (nr, xr)) = (sum(&t.canary.steps), sum(&t.stable));
+        if x > 0 && xr > 0 {
+            ratio.push((x as f64 / n as f64) / (xr as f64 / nr as f64));
+        }
+    }
+    let quiet_alarms: Vec<String> = rules
+        .iter()
+        .enumerate()
+        .map(|(r, rule)| {
+            let k = quiet.iter().filter(|h| h.alarms[r].is_some()).count();
+            format!("`{}` {k}", rule.name())
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "Shared outages: {with_outage}/{} healthy traces have at least one in the hour ({long_outage} one of 60 s or more). False alarms in the {} healthy traces without one: {}.",
+        healthy.len(),
+        quiet.len(),
+        quiet_alarms.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "Realised error rate of the canary / of the stable release over the healthy hour ({} traces with errors in both): {}.\n",
+        ratio.len(),
+        spread(ratio)
+    );
+}
+
+fn report_canary(healthy_traces: u64, failing_traces: u64, threads: usize) -> String {
+    let rules = canary_rules();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "A canary taking {} of the traffic beside the stable release; SLA error rate < 0.5 % on the canary's own metrics for the single-arm rules; {healthy_traces} healthy traces of 60 min and {failing_traces} failing traces per cell (the canary's error rate jumps, the stable release's does not); delays in seconds from the change (median / p95), `miss` = not detected within 30 min, `early` = alarm before the change. The `-paired` rows also test the canary against the stable release step by step; their `paired test's alarm` rows are the same detectors, read for the paired test alone (when it crossed, whatever the SLA test did).\n",
+        pct(CANARY_SHARE)
+    );
+    let columns: Vec<String> = FAIL_RATES
+        .iter()
+        .map(|f| format!("{} errors", pct(*f)))
+        .collect();
+    for &rate in &CANARY_RATES {
+        let _ = writeln!(out, "### Canary, {rate} req/s in total\n");
+        let healthy = run_traces(
+            healthy_traces,
+            threads,
+            |i| canary_trace(canary_seed(rate, 0, i), rate, None),
+            &rules,
+        );
+        let failing: Vec<Vec<Run>> = FAIL_RATES
+            .iter()
+            .enumerate()
+            .map(|(k, &f)| {
+                run_traces(
+                    failing_traces,
+                    threads,
+                    |i| canary_trace(canary_seed(rate, k as u64 + 1, i), rate, Some(f)),
+                    &rules,
+                )
+            })
+            .collect();
+        table(&mut out, &rules, &columns, &healthy, &failing);
+        canary_notes(&mut out, rate, &rules, &healthy);
+    }
+    out
+}
+
 fn bench_observe(c: &mut Criterion) {
     let t = trace(42, 100.0, None);
     let obs: Vec<Observation> = t
@@ -1525,15 +1904,36 @@ fn main() {
 }
 
 /// Runs the comparison, prints it and writes it to `$CARGO_TARGET_DIR/detection-report.md`.
+/// `DETECTION_SECTIONS` (comma-separated `errors`, `latency`, `canary`; default all) picks the
+/// sections.
 fn report(scale: u64, threads: usize) {
+    let sections = std::env::var("DETECTION_SECTIONS").unwrap_or_default();
+    let on = |name: &str| sections.is_empty() || sections.split(',').any(|s| s.trim() == name);
     let started = std::time::Instant::now();
-    let errors = report_errors(scale, scale / 2, threads);
-    let error_secs = started.elapsed().as_secs_f64();
-    let latency = report_latency(scale / 2, scale / 5, threads);
-    let text = format!(
-        "## Detection comparison\n\n{errors}## Latency comparison\n\n{latency}(computed in {:.0} s: errors {error_secs:.0} s, latency {:.0} s; {threads} threads)\n",
+    let mut text = String::new();
+    let mut times = Vec::new();
+    let mut section = |name: &str, title: &str, run: &dyn Fn() -> String| {
+        if on(name) {
+            let t = std::time::Instant::now();
+            let body = run();
+            let _ = write!(text, "## {title}\n\n{body}");
+            times.push(format!("{name} {:.0} s", t.elapsed().as_secs_f64()));
+        }
+    };
+    section("errors", "Detection comparison", &|| {
+        report_errors(scale, scale / 2, threads)
+    });
+    section("latency", "Latency comparison", &|| {
+        report_latency(scale / 2, scale / 5, threads)
+    });
+    section("canary", "Canary comparison", &|| {
+        report_canary(scale / 2, scale / 5, threads)
+    });
+    let _ = writeln!(
+        text,
+        "(computed in {:.0} s: {}; {threads} threads)",
         started.elapsed().as_secs_f64(),
-        started.elapsed().as_secs_f64() - error_secs,
+        times.join(", ")
     );
     println!("{text}");
     let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
