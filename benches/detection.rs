@@ -8,8 +8,11 @@
 //! default 1000), `DETECTION_TRACES=0` skips the comparison; `DETECTION_REPORT_ONLY=1` skips
 //! criterion; `DETECTION_THREADS=1` runs the simulation on one
 //! thread (default: all available cores; the figures do not depend on it);
-//! `DETECTION_SECTIONS=canary` (comma-separated `errors`, `latency`, `canary`; default all)
-//! runs only those sections of the comparison. Canary traces are counted like latency traces.
+//! `DETECTION_SECTIONS=canary` (comma-separated `errors`, `latency`, `canary`,
+//! `canary-latency`; default all) runs only those sections of the comparison. Canary error
+//! traces are counted like latency traces (half as many healthy, a fifth as many failing),
+//! canary latency traces a fifth as many healthy and 2/25 as many failing (200 and 80 by
+//! default).
 //!
 //! # Error traces
 //!
@@ -117,6 +120,26 @@
 //! window is bad when the canary's error rate is above 2 × the stable release's (a canary
 //! error against none in the stable release is bad), alarm at the first / third consecutive
 //! bad window.
+//!
+//! # Canary latency traces
+//!
+//! The same split (20 % / 80 %) of the latency traces' model, at 10, 100 and 1,000 req/s in
+//! total, per-second histograms of both arms, no errors:
+//!
+//! * shared by both arms: diurnal drift, traffic bursts and their slowdown, and *dependency
+//!   slowdowns* every 30 min on average, 30–180 s, during which every latency of both arms is
+//!   × 1.5–3 (above × 2.23 the p95 at the median load breaks the 250 ms SLA);
+//! * each arm's own pause blips (every 15 min on average, 2–8 s, 5–20 % of requests);
+//! * failing traces: the canary's latency changes (`tail`, `body`, `big` as above), the stable
+//!   release's does not.
+//!
+//! Rules: the latency rules above on the canary's own histograms (`sequential-p15s-b5` with
+//! the slow-request SLA test, the window rules, CloudWatch, Flagger's p99); `-paired2` /
+//! `-paired3`: that detector built `with_control`, every observation carrying both arms'
+//! histograms, so the paired latency test (`TestKind::LatencyShift` in paired mode: per
+//! histogram bound, how the requests slower than it split between the arms; averaged over
+//! the bounds) and the paired error test run beside the SLA tests; and the same detectors
+//! read for the paired latency test alone.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -357,6 +380,28 @@ trait Rule<T>: Sync {
     fn test_label(&self, t: Option<TestKind>) -> &'static str {
         test_name(t)
     }
+    /// The report's rows for this rule: its own, then any read off the same run (a detector
+    /// read for one of its tests).
+    fn rows(&self) -> Vec<&'static str> {
+        vec![self.name()]
+    }
+    /// One alarm per row of [`rows`](Rule::rows).
+    fn alarms(&self, t: &T) -> Vec<Option<Alarm>> {
+        vec![self.alarm(t)]
+    }
+}
+
+/// Every rule's rows, in the order of `Run::alarms`: (rule, row index, row name).
+fn rows<T>(rules: &[Box<dyn Rule<T>>]) -> Vec<(&dyn Rule<T>, usize, &'static str)> {
+    rules
+        .iter()
+        .flat_map(|r| {
+            r.rows()
+                .into_iter()
+                .enumerate()
+                .map(move |(i, name)| (r.as_ref(), i, name))
+        })
+        .collect()
 }
 
 fn at(a: u64) -> Option<Alarm> {
@@ -1113,14 +1158,25 @@ fn canary_trace(seed: u64, rate: f64, fail: Option<f64>) -> CanaryTrace {
 
 /// A single-arm rule applied to the canary's own metrics, as Flagger's or Argo's canary
 /// analysis does.
-struct OnCanary(Box<dyn Rule<Trace>>);
+struct OnCanary<A>(Box<dyn Rule<A>>);
 
-impl Rule<CanaryTrace> for OnCanary {
+/// A trace with a canary arm of type `A` (as the single-arm rules see it).
+trait HasCanary<A> {
+    fn canary_arm(&self) -> &A;
+}
+
+impl HasCanary<Trace> for CanaryTrace {
+    fn canary_arm(&self) -> &Trace {
+        &self.canary
+    }
+}
+
+impl<A, T: HasCanary<A>> Rule<T> for OnCanary<A> {
     fn name(&self) -> &'static str {
         self.0.name()
     }
-    fn alarm(&self, t: &CanaryTrace) -> Option<Alarm> {
-        self.0.alarm(&t.canary)
+    fn alarm(&self, t: &T) -> Option<Alarm> {
+        self.0.alarm(t.canary_arm())
     }
 }
 
@@ -1156,13 +1212,14 @@ impl Rule<CanaryTrace> for DiffWindows {
     }
 }
 
-/// Feeds observations to the end (or until `test` has crossed) and returns when `test`
-/// crossed, whatever the other tests did.
-fn first_breach_of(
+/// Feeds observations until the first breach and on until `test` has crossed (or to the
+/// end): the detector's first alarm, and `test`'s (each test's evidence is its own, so the
+/// detector's alarm is the earliest of its tests').
+fn first_breach_and_of(
     mut d: SequentialDetector,
     obs: impl Iterator<Item = Observation>,
     test: TestKind,
-) -> Option<Alarm> {
+) -> (Option<Alarm>, Option<Alarm>) {
     let crossed = |d: &SequentialDetector| {
         d.verdict()
             .metrics
@@ -1175,17 +1232,25 @@ fn first_breach_of(
                 by: Some(test),
             })
     };
+    let mut first = None;
     for (s, o) in obs.enumerate() {
         d.observe(o)
             .unwrap_or_else(|e| panic!("observation rejected: {e}"));
-        // The crossing time is kept, so checking once a minute after any breach is exact.
-        if d.breached() && s % 60 == 59 {
+        if first.is_none() && d.breached() {
+            let by = d.verdict().breaches().next().map(|m| m.test);
+            first = Some(Alarm {
+                at: s as u64 + 1,
+                by,
+            });
+        }
+        // The crossing time is kept, so looking once a minute after the first breach is exact.
+        if first.is_some() && (s % 60 == 59 || first.is_some_and(|f| f.at == s as u64 + 1)) {
             if let Some(a) = crossed(&d) {
-                return Some(a);
+                return (first, Some(a));
             }
         }
     }
-    crossed(&d)
+    (first, crossed(&d))
 }
 
 /// The detector built [`with_control`](SequentialDetector::with_control): the SLA tests on
@@ -1194,7 +1259,8 @@ fn first_breach_of(
 struct Paired {
     name: &'static str,
     config: DetectorConfig,
-    only: Option<TestKind>,
+    /// The paired test read alone, and its row's name.
+    alone: (TestKind, &'static str),
 }
 
 impl Rule<CanaryTrace> for Paired {
@@ -1202,6 +1268,12 @@ impl Rule<CanaryTrace> for Paired {
         self.name
     }
     fn alarm(&self, t: &CanaryTrace) -> Option<Alarm> {
+        self.alarms(t)[0]
+    }
+    fn rows(&self) -> Vec<&'static str> {
+        vec![self.name, self.alone.1]
+    }
+    fn alarms(&self, t: &CanaryTrace) -> Vec<Option<Alarm>> {
         let d = SequentialDetector::with_control(self.config.clone(), "the stable release")
             .unwrap_or_else(|e| panic!("detector configuration rejected: {e}"));
         let obs =
@@ -1217,20 +1289,23 @@ impl Rule<CanaryTrace> for Paired {
                         histogram: None,
                     })
                 });
-        match self.only {
-            None => first_breach(d, obs),
-            Some(test) => first_breach_of(d, obs, test),
-        }
+        let (first, alone) = first_breach_and_of(d, obs, self.alone.0);
+        vec![first, alone]
     }
     fn by_test(&self) -> bool {
-        self.only.is_none()
+        true
     }
     fn test_label(&self, t: Option<TestKind>) -> &'static str {
-        match t {
-            Some(TestKind::ErrorRegression) => "paired errors",
-            Some(TestKind::LatencyShift) => "paired latency",
-            _ => test_name(t),
-        }
+        paired_test_name(t)
+    }
+}
+
+/// Test names in a detector built `with_control`.
+fn paired_test_name(t: Option<TestKind>) -> &'static str {
+    match t {
+        Some(TestKind::ErrorRegression) => "paired errors",
+        Some(TestKind::LatencyShift) => "paired latency",
+        _ => test_name(t),
     }
 }
 
@@ -1244,22 +1319,12 @@ fn canary_rules() -> Vec<Box<dyn Rule<CanaryTrace>>> {
         Box::new(Paired {
             name: "sequential-p15s-b5-paired2",
             config: with_regression(b5(), 2.0),
-            only: None,
+            alone: (TestKind::ErrorRegression, "-paired2: paired test's alarm"),
         }),
         Box::new(Paired {
             name: "sequential-p15s-b5-paired3",
             config: with_regression(b5(), 3.0),
-            only: None,
-        }),
-        Box::new(Paired {
-            name: "-paired2: paired test's alarm",
-            config: with_regression(b5(), 2.0),
-            only: Some(TestKind::ErrorRegression),
-        }),
-        Box::new(Paired {
-            name: "-paired3: paired test's alarm",
-            config: with_regression(b5(), 3.0),
-            only: Some(TestKind::ErrorRegression),
+            alone: (TestKind::ErrorRegression, "-paired3: paired test's alarm"),
         }),
         Box::new(OnCanary(Box::new(Windows {
             consecutive: 1,
@@ -1279,6 +1344,162 @@ fn canary_rules() -> Vec<Box<dyn Rule<CanaryTrace>>> {
             consecutive: 3,
             name: "diff-2x-window-3",
         }),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canary latency traces
+// ---------------------------------------------------------------------------------------------
+
+/// One canary latency trace: per-second histograms of the canary and of the stable release.
+struct LatCanaryTrace {
+    /// The canary arm, as the single-arm rules see it (no pre-deploy baseline).
+    canary: LatTrace,
+    stable: Vec<Buckets>,
+    /// The shared incidents (dependency slowdowns), for the notes.
+    slowdowns: Vec<Episode>,
+}
+
+impl Watched for LatCanaryTrace {
+    fn change(&self) -> Option<u64> {
+        self.canary.change
+    }
+}
+
+impl HasCanary<LatTrace> for LatCanaryTrace {
+    fn canary_arm(&self) -> &LatTrace {
+        &self.canary
+    }
+}
+
+fn lat_canary_trace(seed: u64, rate: f64, fail: Option<LatencyFailure>) -> LatCanaryTrace {
+    let mut rng = Rng::new(seed);
+    let phase = rng.range(0.0, 2.0 * std::f64::consts::PI);
+    let clock_offset = rng.next_u64() % 60;
+    let change = fail.map(|_| 300 + rng.next_u64() % 601);
+    let len = change.map_or(HEALTHY_SECS, |c| c + WATCH_AFTER_CHANGE);
+    let l = len as f64;
+    // Shared by both arms: traffic bursts (and their slowdown) and dependency slowdowns.
+    let bursts = episodes(&mut rng, l, 600.0, (20.0, 120.0), (2.0, 4.0));
+    let slowdowns = episodes(&mut rng, l, 1800.0, (30.0, 180.0), (1.5, 3.0));
+    // Each arm's own pause blips.
+    let canary_pauses = episodes(&mut rng, l, 900.0, (2.0, 8.0), (0.05, 0.2));
+    let stable_pauses = episodes(&mut rng, l, 900.0, (2.0, 8.0), (0.05, 0.2));
+    let failing = fail.map(|f| f.shape());
+    let mut canary = Vec::with_capacity(len as usize);
+    let mut stable = Vec::with_capacity(len as usize);
+    for s in 0..len {
+        let t = s as f64;
+        let day = diurnal(t, phase);
+        let burst = active(&bursts, t);
+        let lambda = rate * (1.0 + 0.3 * day) * burst.unwrap_or(1.0);
+        let scale = (1.0 + 0.2 * day)
+            * burst.map_or(1.0, burst_slowdown)
+            * active(&slowdowns, t).unwrap_or(1.0);
+        let shape = match (change, failing) {
+            (Some(c), Some(shape)) if s >= c => shape,
+            _ => HEALTHY_SHAPE,
+        };
+        let n = rng.poisson(CANARY_SHARE * lambda);
+        let nr = rng.poisson((1.0 - CANARY_SHARE) * lambda);
+        canary.push(histogram_step(
+            &mut rng,
+            n,
+            &shape,
+            scale,
+            active(&canary_pauses, t),
+        ));
+        stable.push(histogram_step(
+            &mut rng,
+            nr,
+            &HEALTHY_SHAPE,
+            scale,
+            active(&stable_pauses, t),
+        ));
+    }
+    LatCanaryTrace {
+        canary: LatTrace {
+            steps: canary,
+            clock_offset,
+            change,
+            baseline: [0; 11],
+        },
+        stable,
+        slowdowns,
+    }
+}
+
+/// The latency detector built `with_control`, every observation carrying both arms'
+/// histograms; with the paired latency test read alone.
+struct LatPaired {
+    name: &'static str,
+    config: DetectorConfig,
+    alone: &'static str,
+}
+
+impl Rule<LatCanaryTrace> for LatPaired {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn alarm(&self, t: &LatCanaryTrace) -> Option<Alarm> {
+        self.alarms(t)[0]
+    }
+    fn rows(&self) -> Vec<&'static str> {
+        vec![self.name, self.alone]
+    }
+    fn alarms(&self, t: &LatCanaryTrace) -> Vec<Option<Alarm>> {
+        let d = SequentialDetector::with_control(self.config.clone(), "the stable release")
+            .unwrap_or_else(|e| panic!("detector configuration rejected: {e}"));
+        let obs = t
+            .canary
+            .steps
+            .iter()
+            .zip(&t.stable)
+            .enumerate()
+            .map(|(s, (cum, stable))| {
+                latency_observation(s, cum, true).with_control(ControlCounts {
+                    requests: stable[LE.len() - 1],
+                    errors: 0,
+                    histogram: Some(histogram(stable)),
+                })
+            });
+        let (first, alone) = first_breach_and_of(d, obs, TestKind::LatencyShift);
+        vec![first, alone]
+    }
+    fn by_test(&self) -> bool {
+        true
+    }
+    fn test_label(&self, t: Option<TestKind>) -> &'static str {
+        paired_test_name(t)
+    }
+}
+
+fn lat_canary_rules() -> Vec<Box<dyn Rule<LatCanaryTrace>>> {
+    vec![
+        Box::new(OnCanary(Box::new(LatSequential {
+            name: "sequential-p15s-b5",
+            config: latency_config(),
+        }))),
+        Box::new(LatPaired {
+            name: "sequential-p15s-b5-paired2",
+            config: with_regression(latency_config(), 2.0),
+            alone: "-paired2: paired latency test's alarm",
+        }),
+        Box::new(LatPaired {
+            name: "sequential-p15s-b5-paired3",
+            config: with_regression(latency_config(), 3.0),
+            alone: "-paired3: paired latency test's alarm",
+        }),
+        Box::new(OnCanary(Box::new(LatWindows {
+            consecutive: 1,
+            name: "window-1",
+        }))),
+        Box::new(OnCanary(Box::new(LatWindows {
+            consecutive: 3,
+            name: "window-3",
+        }))),
+        Box::new(OnCanary(Box::new(LatCloudWatch))),
+        Box::new(OnCanary(Box::new(LatFlagger))),
     ]
 }
 
@@ -1312,7 +1533,7 @@ fn run_traces<T: Watched>(
                             let t = make(i);
                             Run {
                                 change: t.change(),
-                                alarms: rules.iter().map(|r| r.alarm(&t)).collect(),
+                                alarms: rules.iter().flat_map(|r| r.alarms(&t)).collect(),
                             }
                         })
                         .collect::<Vec<_>>()
@@ -1372,11 +1593,11 @@ fn table<T>(
     let _ = writeln!(out, "{header}");
     let _ = writeln!(out, "|---|---|{}", "---|".repeat(columns.len()));
     let mut notes = Vec::new();
-    for (r, rule) in rules.iter().enumerate() {
+    for (r, (rule, row_index, name)) in rows(rules).into_iter().enumerate() {
         let fp = healthy.iter().filter(|h| h.alarms[r].is_some()).count();
         let mut row = format!(
             "| {} | {:.1} % ({}/{}) |",
-            rule.name(),
+            name,
             100.0 * fp as f64 / healthy.len().max(1) as f64,
             fp,
             healthy.len()
@@ -1435,12 +1656,8 @@ fn table<T>(
             by.push(s);
         }
         let _ = writeln!(out, "{row}");
-        if rule.by_test() {
-            notes.push(format!(
-                "* `{}`, test that fired — {}",
-                rule.name(),
-                by.join("; ")
-            ));
+        if rule.by_test() && row_index == 0 {
+            notes.push(format!("* `{}`, test that fired — {}", name, by.join("; ")));
         }
     }
     if !notes.is_empty() {
@@ -1751,12 +1968,12 @@ fn canary_notes(
             ratio.push((x as f64 / n as f64) / (xr as f64 / nr as f64));
         }
     }
-    let quiet_alarms: Vec<String> = rules
+    let quiet_alarms: Vec<String> = rows(rules)
         .iter()
         .enumerate()
-        .map(|(r, rule)| {
+        .map(|(r, (_, _, name))| {
             let k = quiet.iter().filter(|h| h.alarms[r].is_some()).count();
-            format!("`{}` {k}", rule.name())
+            format!("`{name}` {k}")
         })
         .collect();
     let _ = writeln!(
@@ -1808,6 +2025,86 @@ fn report_canary(healthy_traces: u64, failing_traces: u64, threads: usize) -> St
             .collect();
         table(&mut out, &rules, &columns, &healthy, &failing);
         canary_notes(&mut out, rate, &rules, &healthy);
+    }
+    out
+}
+
+/// Canary latency seeds: bits 61 and 60.
+fn lat_canary_seed(rate: f64, kind: u64, i: u64) -> u64 {
+    1 << 61 ^ 1 << 60 ^ (rate as u64) << 40 ^ kind << 32 ^ i
+}
+
+fn report_lat_canary(
+    healthy_traces: u64,
+    failing_traces: u64,
+    threads: usize,
+    rates: &[f64],
+) -> String {
+    let rules = lat_canary_rules();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "A canary taking {} of the traffic beside the stable release; SLA p95 < 250 ms on the canary's own histograms for the single-arm rules (Flagger: p99 ≤ 500 ms); {healthy_traces} healthy traces of 60 min and {failing_traces} failing traces per cell (the canary's latency changes, the stable release's does not); delays in seconds from the change (median / p95), `miss` = not detected within 30 min, `early` = alarm before the change. The `-paired` rows also test the canary against the stable release step by step (every second's histograms of both arms); their `paired latency test's alarm` rows are the same detectors, read for the paired latency test alone.\n",
+        pct(CANARY_SHARE)
+    );
+    let columns: Vec<String> = LAT_FAILURES.iter().map(|f| f.label().to_string()).collect();
+    for &rate in rates {
+        let _ = writeln!(out, "### Canary latency, {rate} req/s in total\n");
+        let healthy = run_traces(
+            healthy_traces,
+            threads,
+            |i| lat_canary_trace(lat_canary_seed(rate, 0, i), rate, None),
+            &rules,
+        );
+        let failing: Vec<Vec<Run>> = LAT_FAILURES
+            .iter()
+            .enumerate()
+            .map(|(k, &f)| {
+                run_traces(
+                    failing_traces,
+                    threads,
+                    |i| lat_canary_trace(lat_canary_seed(rate, k as u64 + 1, i), rate, Some(f)),
+                    &rules,
+                )
+            })
+            .collect();
+        table(&mut out, &rules, &columns, &healthy, &failing);
+        let mut with_slowdown = 0;
+        let mut breaking = 0;
+        let mut quiet = Vec::new();
+        for (i, run) in healthy.iter().enumerate() {
+            let t = lat_canary_trace(lat_canary_seed(rate, 0, i as u64), rate, None);
+            let hour = t.canary.steps.len() as f64;
+            let mine: Vec<&Episode> = t.slowdowns.iter().filter(|o| o.start < hour).collect();
+            if mine.is_empty() {
+                quiet.push(run);
+            } else {
+                with_slowdown += 1;
+            }
+            // p95 above the SLA at the median load: × 250 / 112 ≈ 2.2.
+            if mine
+                .iter()
+                .any(|o| HEALTHY_SHAPE.quantile(0.95, o.factor, None) > LAT_SLA_MS)
+            {
+                breaking += 1;
+            }
+        }
+        let quiet_alarms: Vec<String> = rows(&rules)
+            .iter()
+            .enumerate()
+            .map(|(r, (_, _, name))| {
+                let k = quiet.iter().filter(|h| h.alarms[r].is_some()).count();
+                format!("`{name}` {k}")
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "Shared slowdowns: {with_slowdown}/{} healthy traces have at least one in the hour ({breaking} one that alone puts the p95 at the median load above 250 ms, factor > {:.2}). False alarms in the {} healthy traces without one: {}.\n",
+            healthy.len(),
+            LAT_SLA_MS / HEALTHY_SHAPE.quantile(0.95, 1.0, None),
+            quiet.len(),
+            quiet_alarms.join(", ")
+        );
     }
     out
 }
@@ -1904,8 +2201,8 @@ fn main() {
 }
 
 /// Runs the comparison, prints it and writes it to `$CARGO_TARGET_DIR/detection-report.md`.
-/// `DETECTION_SECTIONS` (comma-separated `errors`, `latency`, `canary`; default all) picks the
-/// sections.
+/// `DETECTION_SECTIONS` (comma-separated `errors`, `latency`, `canary`, `canary-latency`;
+/// default all) picks the sections.
 fn report(scale: u64, threads: usize) {
     let sections = std::env::var("DETECTION_SECTIONS").unwrap_or_default();
     let on = |name: &str| sections.is_empty() || sections.split(',').any(|s| s.trim() == name);
@@ -1928,6 +2225,10 @@ fn report(scale: u64, threads: usize) {
     });
     section("canary", "Canary comparison", &|| {
         report_canary(scale / 2, scale / 5, threads)
+    });
+    // The paired latency test costs O(events) per histogram bound and step: fewer traces.
+    section("canary-latency", "Canary latency comparison", &|| {
+        report_lat_canary(scale / 5, scale * 2 / 25, threads, &CANARY_RATES)
     });
     let _ = writeln!(
         text,
