@@ -128,7 +128,7 @@
 //!
 //! * shared by both arms: diurnal drift, traffic bursts and their slowdown, and *dependency
 //!   slowdowns* every 30 min on average, 30–180 s, during which every latency of both arms is
-//!   × 1.5–3 (above × 2.23 the p95 at the median load breaks the 250 ms SLA);
+//!   × 1.5–3 (above × 2.22 the p95 at the median load breaks the 250 ms SLA);
 //! * each arm's own pause blips (every 15 min on average, 2–8 s, 5–20 % of requests);
 //! * failing traces: the canary's latency changes (`tail`, `body`, `big` as above), the stable
 //!   release's does not.
