@@ -1287,6 +1287,7 @@ impl Rule<CanaryTrace> for Paired {
                         requests: *nr,
                         errors: *xr,
                         histogram: None,
+                        latency_ms: None,
                     })
                 });
         let (first, alone) = first_breach_and_of(d, obs, self.alone.0);
@@ -1461,6 +1462,7 @@ impl Rule<LatCanaryTrace> for LatPaired {
                     requests: stable[LE.len() - 1],
                     errors: 0,
                     histogram: Some(histogram(stable)),
+                    latency_ms: None,
                 })
             });
         let (first, alone) = first_breach_and_of(d, obs, TestKind::LatencyShift);

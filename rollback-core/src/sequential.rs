@@ -627,6 +627,9 @@ pub struct ControlCounts {
     /// The step's latency histogram, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub histogram: Option<LatencyHistogram>,
+    /// The step's latency quantile in ms, if known (for the sign test's shared-cause check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
 }
 
 impl Observation {
@@ -649,15 +652,16 @@ impl Observation {
         self
     }
 
-    /// Attaches the steps of the control arm's `StatusCodes` (and optionally
-    /// `LatencyHistogram`) answer to the observations at the same times; steps the control
+    /// Attaches the steps of the control arm's `StatusCodes` (and optionally `Latency(q)` and
+    /// `LatencyHistogram`) answers to the observations at the same times; steps the control
     /// has no counts for keep `control = None`.
     pub fn attach_control(
         obs: &mut [Observation],
         status: &[Series],
+        latency: Option<&[Series]>,
         histogram: Option<&[Series]>,
     ) -> Result<()> {
-        let control = Observation::from_series(status, None, histogram)?;
+        let control = Observation::from_series(status, latency, histogram)?;
         let mut by_time: std::collections::BTreeMap<DateTime<Utc>, Observation> =
             control.into_iter().map(|o| (o.at, o)).collect();
         for o in obs {
@@ -666,6 +670,7 @@ impl Observation {
                     requests: c.requests,
                     errors: c.errors,
                     histogram: c.histogram,
+                    latency_ms: c.latency_ms,
                 });
             }
         }
@@ -834,6 +839,11 @@ pub struct MetricVerdict {
     /// `threshold` ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<f64>,
+    /// For an SLA test beside a canary's neighbour: the evidence crossed, but the control arm
+    /// broke the SLA over the same steps (its rate here). Not a breach of this release: a
+    /// shared cause (a dependency, the platform), which rolling back would not end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_with: Option<f64>,
     /// The estimated rate: since the onset on a breach, over all data otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate: Option<RateEstimate>,
@@ -1336,7 +1346,16 @@ impl SequentialDetector {
             }
         };
         let c = cap(&self.error);
-        self.error.update(o.at, o.requests, o.errors, c);
+        if self.control.is_some() {
+            let ctl = o
+                .control
+                .as_ref()
+                .map_or((0, 0), |c| (c.requests, c.errors));
+            self.error
+                .update_sla_paired(o.at, (o.requests, o.errors), ctl, c);
+        } else {
+            self.error.update(o.at, o.requests, o.errors, c);
+        }
         if let Some(t) = self.regression.as_mut() {
             let c = cap(t);
             if t.paired.is_some() {
@@ -1387,12 +1406,32 @@ impl SequentialDetector {
             match l.source {
                 LatencySource::SlowCounts => {
                     if let Some(slow) = o.slow {
-                        test.update(o.at, o.requests, slow, c);
+                        if self.control.is_some() {
+                            let ctl = o
+                                .control
+                                .as_ref()
+                                .and_then(|c| c.histogram.as_ref())
+                                .and_then(|h| Some((h.total(), h.slower_than(l.threshold.max)?)))
+                                .unwrap_or((0, 0));
+                            test.update_sla_paired(o.at, (o.requests, slow), ctl, c);
+                        } else {
+                            test.update(o.at, o.requests, slow, c);
+                        }
                     }
                 }
                 LatencySource::QuantileSamples => {
                     if let Some(ms) = o.latency_ms {
-                        test.update(o.at, 1, u64::from(ms >= l.threshold.max), c);
+                        let over = |ms: f64| u64::from(ms >= l.threshold.max);
+                        if self.control.is_some() {
+                            let ctl = o
+                                .control
+                                .as_ref()
+                                .and_then(|c| c.latency_ms)
+                                .map_or((0, 0), |cm| (1, over(cm)));
+                            test.update_sla_paired(o.at, (1, over(ms)), ctl, c);
+                        } else {
+                            test.update(o.at, 1, over(ms), c);
+                        }
                         self.last_latency = Some(ms);
                     }
                 }
@@ -1404,8 +1443,8 @@ impl SequentialDetector {
 
     /// Whether a breach has been declared (cheap; no verdict built).
     pub fn breached(&self) -> bool {
-        self.error.crossing.is_some()
-            || self.latency.as_ref().is_some_and(|t| t.crossing.is_some())
+        self.error.breach()
+            || self.latency.as_ref().is_some_and(RateTest::breach)
             || self
                 .regression
                 .as_ref()
@@ -1567,6 +1606,7 @@ impl SequentialDetector {
             threshold: sla.max,
             null_rate,
             reference,
+            shared_with: None,
             estimate: None,
             last_value: if test == TestKind::LatencySign {
                 self.last_latency
@@ -1656,6 +1696,17 @@ impl SequentialDetector {
                 fmt_e(e_threshold),
                 fmt_alpha(t.alpha)
             );
+            if let Some(shared) = t.shared {
+                // The neighbour broke the SLA over the same steps: not this release's breach.
+                v.state = DetectorState::Healthy;
+                v.severity = None;
+                v.shared_with = Some(shared);
+                v.explanation = format!(
+                    "{what}: {value} {sla_text} since {} — but {from} had {} over the same steps: a shared cause (a dependency, the platform), not this release; rolling it back would not restore the SLA",
+                    c.at.format("%H:%M:%S"),
+                    fmt_rate(shared)
+                );
+            }
             return v;
         }
         if t.trials == 0 || stale {
@@ -1820,6 +1871,10 @@ struct RateTest {
     ref_trials: u64,
     /// Scratch space for one step's log-likelihood ratios.
     lrs: Vec<f64>,
+    /// An SLA test in paired mode whose crossing the control arm shared: the control's rate
+    /// over the crossing segment, at or above the SLA. Such a crossing is not a breach of
+    /// this release.
+    shared: Option<f64>,
 }
 
 impl RateTest {
@@ -1854,6 +1909,39 @@ impl RateTest {
             ref_events: 0,
             ref_trials: 0,
             lrs: Vec::new(),
+            shared: None,
+        }
+    }
+
+    /// A crossing that counts: not shared with the control arm.
+    fn breach(&self) -> bool {
+        self.crossing.is_some() && self.shared.is_none()
+    }
+
+    /// An SLA test's step in paired mode: the binomial test of the canary's counts, with the
+    /// control's counts tracked per segment; at the crossing, whether the control broke the
+    /// SLA over the same segment (then the crossing is shared, not a breach).
+    fn update_sla_paired(
+        &mut self,
+        at: DateTime<Utc>,
+        (n, x): (u64, u64),
+        (nr, xr): (u64, u64),
+        cap: Option<f64>,
+    ) {
+        let mut lrs = std::mem::take(&mut self.lrs);
+        let (xf, ff) = (x as f64, n.saturating_sub(x) as f64);
+        lrs.clear();
+        lrs.extend(self.comps.iter().map(|c| xf * c.a + ff * c.b));
+        self.advance(at, n > 0, (n, x), (nr, xr), cap, &lrs);
+        self.lrs = lrs;
+        if let Some(c) = self.crossing.filter(|c| c.at == at) {
+            let comp = &self.comps[c.component];
+            if comp.seg_ref_trials > 0 {
+                let rate = comp.seg_ref_events as f64 / comp.seg_ref_trials as f64;
+                if rate >= self.p0 {
+                    self.shared = Some(rate);
+                }
+            }
         }
     }
 
@@ -3173,6 +3261,7 @@ mod tests {
                 requests: nr,
                 errors: rng.binomial(nr, q),
                 histogram: None,
+                latency_ms: None,
             });
             fixed.observe(o.clone()).unwrap();
             paired.observe(o).unwrap();
@@ -3217,6 +3306,7 @@ mod tests {
                     requests: 150,
                     errors: rng.binomial(150, q),
                     histogram: None,
+                    latency_ms: None,
                 });
             d.observe(o).unwrap();
         }
@@ -3260,6 +3350,7 @@ mod tests {
                         requests: 200,
                         errors: 0,
                         histogram: Some(ch),
+                        latency_ms: None,
                     });
                 d.observe(o).unwrap();
             }
@@ -3289,11 +3380,69 @@ mod tests {
                     requests: 5,
                     errors: 6,
                     histogram: None,
+                    latency_ms: None,
                 }),
             )
             .unwrap_err();
         assert!(err.to_string().contains("control has 6 errors"), "{err}");
         assert!(d.last_observed().is_none());
+    }
+
+    #[test]
+    fn an_sla_breach_the_neighbour_shares_is_not_the_canary_s() {
+        // 0.5 % SLA, 100 req/s on the canary and 400 on the stable release; a 2-minute
+        // dependency outage at 3 % hits both (shared) or only the canary.
+        let run = |shared: bool| {
+            let mut rng = Rng(31);
+            let cfg = DetectorConfig {
+                persistence: Duration::from_secs(15),
+                step: Duration::from_secs(1),
+                fast_burn: 5.0,
+                ..regression_config(0.01, 0.005)
+            };
+            let mut d = SequentialDetector::with_control(cfg, "v2.3.1 beside it").unwrap();
+            for s in 0..900 {
+                let outage = (300..420).contains(&s);
+                let p = if outage { 0.03 } else { 0.001 };
+                let q = if outage && shared { 0.03 } else { 0.001 };
+                let o = Observation::counts(at(s), 100, rng.binomial(100, p)).with_control(
+                    ControlCounts {
+                        requests: 400,
+                        errors: rng.binomial(400, q),
+                        histogram: None,
+                        latency_ms: None,
+                    },
+                );
+                d.observe(o).unwrap();
+            }
+            d.verdict()
+        };
+        let v = run(true);
+        assert_eq!(v.state, DetectorState::Healthy, "{}", v.explanation);
+        let sla = v
+            .metrics
+            .iter()
+            .find(|m| m.test == TestKind::ErrorRate)
+            .unwrap();
+        let shared = sla
+            .shared_with
+            .expect("the SLA test crossed and was shared");
+        assert!(shared > 0.02, "{shared}");
+        assert!(sla.since.is_some());
+        for needle in ["but v2.3.1 beside it had", "a shared cause"] {
+            assert!(
+                sla.explanation.contains(needle),
+                "{needle}: {}",
+                sla.explanation
+            );
+        }
+        // The same outage on the canary alone is its own: both tests fire.
+        let v = run(false);
+        assert_eq!(v.state, DetectorState::Breach, "{}", v.explanation);
+        assert!(v
+            .breaches()
+            .any(|m| m.test == TestKind::ErrorRate && m.shared_with.is_none()));
+        assert!(v.breaches().any(|m| m.test == TestKind::ErrorRegression));
     }
 
     #[test]

@@ -865,3 +865,45 @@ async fn a_canary_is_compared_with_the_stable_release_serving_beside_it() {
         assert!(m.reference.unwrap() < m.estimate.unwrap().rate / 4.0);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_canary_failing_exactly_like_its_neighbour_is_not_rolled_back() {
+    // A dependency outage: the v2.4.0 canary and the stable v2.3.1 beside it both fail ~6 %
+    // of requests from the same moment. Rolling the canary back would not help.
+    let text = include_str!("../scenarios/staging-canary.toml").replace(
+        "[releases.attributes]\nimage = \"registry.example.com/checkout-api:v2.3.1\"",
+        "[[releases.failures]]\nkind = \"error_rate\"\nonset = \"71h41m\"\nover = \"4m\"\nto = 0.08\n\n\
+         [[releases.failures]]\nkind = \"latency\"\nonset = \"71h41m\"\nover = \"4m\"\nto = 420.0\n\n\
+         [releases.attributes]\nimage = \"registry.example.com/checkout-api:v2.3.1\"",
+    );
+    // (v2.3.1 was deployed 3 days ago: 71h41m after that is 19 minutes ago, the canary's
+    // onset.)
+    let scenario = rollback_core::sim::Scenario::from_toml(&text).unwrap();
+    let clock = scenario.clock();
+    let sim = Simulation::new(scenario, clock);
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
+    assert!(r.summary.contains("a shared cause"), "{}", r.summary);
+    assert_eq!(sim.mutating_calls(), 0);
+    let lines = &r.stages[0].lines;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.text.contains("Shared with the stable release")
+                && l.text.contains("Error rate")),
+        "{lines:#?}"
+    );
+    // The operator can still insist.
+    let sim2 = Simulation::new(
+        rollback_core::sim::Scenario::from_toml(&text).unwrap(),
+        rollback_core::sim::Scenario::from_toml(&text)
+            .unwrap()
+            .clock(),
+    );
+    let r = orchestrator(&sim2)
+        .build()
+        .unwrap()
+        .run(request(&sim2).force(true))
+        .await;
+    assert_ne!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
+}

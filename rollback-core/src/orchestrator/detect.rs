@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind};
 use crate::metrics_source::MetricsSource;
 use crate::model::event::Stage;
 use crate::model::finding::Severity;
-use crate::model::metric::{group_thousands, MetricKind, Series, TimeRange};
+use crate::model::metric::{group_thousands, MetricKind, Quantile, Series, TimeRange};
 use crate::model::release::Release;
 use crate::model::traffic::TrafficSplit;
 use crate::platform::Platform;
@@ -132,6 +132,67 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         } else {
             None
         };
+        // Beside a canary: an SLA breach the stable release shares is not the canary's.
+        let mut assessment = assessment;
+        let mut shared: Vec<String> = Vec::new();
+        let beside = releases
+            .iter()
+            .find(|r| r.revision != from.revision && traffic.percent_for(&r.revision) > 0)
+            .cloned();
+        if let (Some(other), false) = (&beside, assessment.breaches.is_empty()) {
+            let theirs = self
+                .assess(other, policy.window, policy.evaluation, policy.step)
+                .await;
+            assessment.breaches.retain(|b| {
+                let same = theirs
+                    .breaches
+                    .iter()
+                    .find(|o| o.metric == b.metric && o.value.is_some());
+                match (b.value, same) {
+                    (Some(v), Some(o)) => {
+                        shared.push(format!(
+                            "{}: {} here, {} in {} beside it (SLA < {})",
+                            b.metric,
+                            b.metric.format_value(v),
+                            b.metric.format_value(o.value.unwrap_or_default()),
+                            other.version,
+                            b.metric.format_value(b.threshold)
+                        ));
+                        false
+                    }
+                    _ => true,
+                }
+            });
+            if assessment.breaches.is_empty() {
+                assessment.verdict = if !assessment.no_data.is_empty()
+                    && policy.no_data == crate::policy::NoDataPolicy::Inconclusive
+                {
+                    Verdict::Inconclusive
+                } else {
+                    Verdict::Healthy
+                };
+            }
+        }
+        if let Some(v) = &sequential {
+            shared.extend(v.metrics.iter().filter_map(|m| {
+                m.shared_with.map(|r| {
+                    format!(
+                        "{} (sequential): {} beside it had {} over the same steps",
+                        m.metric,
+                        beside
+                            .as_ref()
+                            .map_or("the release", |b| b.version.as_str()),
+                        crate::model::metric::format_percent(r * 100.0)
+                    )
+                })
+            }));
+        }
+        for s in &shared {
+            self.line(
+                Mark::Warn,
+                format!("Shared with the stable release, not this one's: {s}"),
+            );
+        }
         if let Some(v) = &sequential {
             for note in &v.notes {
                 self.line(Mark::Info, format!("Regression test: {note}"));
@@ -142,6 +203,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             );
             for m in &v.metrics {
                 let mark = match m.state {
+                    _ if m.shared_with.is_some() => Mark::Warn,
                     crate::sequential::DetectorState::Breach => Mark::Fail,
                     crate::sequential::DetectorState::Inconclusive => Mark::Warn,
                     crate::sequential::DetectorState::Healthy => Mark::Ok,
@@ -151,7 +213,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         }
         self.releases = releases;
         self.traffic = Some(traffic);
-        self.from = Some(from);
+        self.from = Some(from.clone());
         self.report.detection = Some(assessment.clone());
         self.report.sequential = sequential.clone();
 
@@ -172,6 +234,26 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         };
         let recommended = worst == Some(Severity::Critical);
         match assessment.verdict {
+            Verdict::Healthy if !operator && !shared.is_empty() && worst.is_none() => {
+                let other = beside
+                    .as_ref()
+                    .map_or("the stable release".to_string(), |b| b.version.to_string());
+                self.line(
+                    Mark::Warn,
+                    format!(
+                        "{other} beside it breaks the SLA the same way: a shared cause (a dependency, the platform), not {}",
+                        from.version
+                    ),
+                );
+                self.end(StageStatus::Warn);
+                return Err(Stop::Done(
+                    Outcome::NothingToDo,
+                    format!(
+                        "{other} beside {} breaks the SLA the same way — a shared cause; rolling back would not help",
+                        from.version
+                    ),
+                ));
+            }
             Verdict::Healthy if !operator => {
                 self.line(Mark::Ok, "No SLA violation");
                 self.end(StageStatus::Ok);
@@ -336,6 +418,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             Some(Reference::Control {
                 label,
                 status: control,
+                p95: control_p95,
                 histogram: control_hist,
             }) => {
                 self.line(
@@ -345,7 +428,12 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 SequentialDetector::with_control(cfg, label).and_then(|mut d| {
                     let mut obs =
                         Observation::from_series(status, Some(p95), histogram.as_deref())?;
-                    Observation::attach_control(&mut obs, &control, control_hist.as_deref())?;
+                    Observation::attach_control(
+                        &mut obs,
+                        &control,
+                        Some(&control_p95),
+                        control_hist.as_deref(),
+                    )?;
                     for o in obs {
                         d.observe(o)?;
                     }
@@ -431,9 +519,13 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             None
         };
         if beside.is_some() {
+            let (p95, _) = self
+                .query_for(MetricKind::Latency(Quantile::P95), release, range, step)
+                .await;
             return Ok(Reference::Control {
                 label,
                 status,
+                p95,
                 histogram,
             });
         }
@@ -451,6 +543,7 @@ enum Reference {
     Control {
         label: String,
         status: Vec<Series>,
+        p95: Vec<Series>,
         histogram: Option<Vec<Series>>,
     },
 }
