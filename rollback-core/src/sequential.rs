@@ -158,6 +158,16 @@
 //! both arms report. Both paired tests get `α / (m + 2)` each, `m` the SLA tests. There is
 //! no baseline uncertainty to pay for: the control is observed alongside.
 //!
+//! **Shared causes.** In paired mode the SLA tests still run on the canary, and also track the
+//! control's counts over each segment. When an SLA test's evidence crosses, the control's rate
+//! over the crossing segment is looked at: if the control broke the SLA over the same steps
+//! too (a dependency outage, a platform incident), the crossing is recorded as *shared*
+//! ([`MetricVerdict::shared_with`]) and is not a breach of this release — rolling it back
+//! would not restore the SLA. That SLA test then stays disarmed (a latched e-process cannot
+//! re-arm without a fresh share of alpha); a canary that is *also* worse than its neighbour is
+//! the paired tests' to find, and they keep running. This only removes alarms, so the bound
+//! on false detections is untouched.
+//!
 //! **Explanation.** Alongside the sum we keep, per component, the *max* recursion
 //! `C_t = max(C_{t−1}, ln w_t) + ln LR_t` (a CUSUM); its arg-max start is the most likely onset
 //! of the bad period, and the counts since that onset give the reported rate. The interval
