@@ -202,46 +202,24 @@ fn status_codes(
         }
     }
     codes[1..].sort_unstable();
-    let dt = if step <= 600.0 { 1.0 } else { step / 600.0 };
-    let mut cumulative = vec![0.0f64; codes.len()];
-    let mut series: Vec<Vec<Sample>> = vec![Vec::new(); codes.len()];
-    for &t0 in times {
-        let t1 = plus(t0, step).min(end);
-        let len = seconds_between(t0, t1);
-        let before: Vec<f64> = cumulative.iter().map(|c| c.round()).collect();
-        let mut served = false;
-        let mut a = 0.0;
-        while a < len {
-            let piece = dt.min(len - a);
-            let mid = plus(t0, a + piece / 2.0);
-            for &i in releases {
-                let share = ts.share(i, mid);
-                if share <= 0.0 || !ts.running(i, mid) {
-                    continue;
-                }
-                served = true;
-                let p = &ts.spec(sc, i).profile;
-                let rps = sc.request_rate * share;
-                let (er, _) = p.error_rate(ts.x(sc, i, mid), rps);
-                let requests = rps * piece;
-                cumulative[0] += requests * (1.0 - er);
-                for (c, s) in &p.codes {
-                    if let Some(k) = codes.iter().position(|x| x == c) {
-                        cumulative[k] += requests * er * s;
-                    }
+    let series = integrate(
+        ts,
+        sc,
+        releases,
+        times,
+        step,
+        end,
+        codes.len(),
+        |add, rel| {
+            let (er, _) = rel.profile.error_rate(rel.x, rel.rps);
+            add[0] += rel.requests * (1.0 - er);
+            for (c, s) in &rel.profile.codes {
+                if let Some(k) = codes.iter().position(|x| x == c) {
+                    add[k] += rel.requests * er * s;
                 }
             }
-            a += piece;
-        }
-        if served {
-            for k in 0..codes.len() {
-                series[k].push(Sample {
-                    at: t0,
-                    value: cumulative[k].round() - before[k],
-                });
-            }
-        }
-    }
+        },
+    );
     if series[0].is_empty() {
         return Vec::new();
     }
@@ -291,6 +269,57 @@ fn latency_histogram(
     end: DateTime<Utc>,
 ) -> Vec<Series> {
     let n = HISTOGRAM_BOUNDS.len() + 1;
+    let mut series = integrate(ts, sc, releases, times, step, end, n, |add, rel| {
+        for (k, b) in HISTOGRAM_BOUNDS.iter().enumerate() {
+            add[k] += rel.requests * share_at_or_below(rel.profile, rel.x, rel.rps, *b);
+        }
+        add[n - 1] += rel.requests;
+    });
+    // Rounding is carried per bound: keep every step's histogram cumulative in `le`.
+    for i in 0..series.first().map_or(0, Vec::len) {
+        let mut run = 0.0f64;
+        for s in series.iter_mut() {
+            run = run.max(s[i].value);
+            s[i].value = run;
+        }
+    }
+    if series[0].is_empty() {
+        return Vec::new();
+    }
+    HISTOGRAM_BOUNDS
+        .iter()
+        .map(|b| format!("{b}"))
+        .chain(std::iter::once("+Inf".to_string()))
+        .zip(series)
+        .map(|(le, samples)| Series::new(samples).with_label("le", le))
+        .collect()
+}
+
+/// What one release contributes to one piece of a step.
+struct Piece<'a> {
+    profile: &'a super::scenario::Profile,
+    x: Option<f64>,
+    rps: f64,
+    /// Requests it served in the piece.
+    requests: f64,
+}
+
+/// Integrates per-release request flows over each step in pieces of at most 1 s (600 pieces
+/// for long steps) and returns `n` count series, one sample per step in which some release
+/// served: `add(counts, piece)` adds a piece's contribution to the running totals. Totals
+/// are carried with rounding, so each series' counts are integers that sum to the rounded
+/// integral over the query.
+#[allow(clippy::too_many_arguments)]
+fn integrate(
+    ts: &TargetState,
+    sc: &Scenario,
+    releases: &[usize],
+    times: &[DateTime<Utc>],
+    step: f64,
+    end: DateTime<Utc>,
+    n: usize,
+    mut add: impl FnMut(&mut [f64], &Piece<'_>),
+) -> Vec<Vec<Sample>> {
     let dt = if step <= 600.0 { 1.0 } else { step / 600.0 };
     let mut cumulative = vec![0.0f64; n];
     let mut series: Vec<Vec<Sample>> = vec![Vec::new(); n];
@@ -309,33 +338,27 @@ fn latency_histogram(
                     continue;
                 }
                 served = true;
-                let p = &ts.spec(sc, i).profile;
                 let rps = sc.request_rate * share;
-                let x = ts.x(sc, i, mid);
-                let requests = rps * piece;
-                for (k, b) in HISTOGRAM_BOUNDS.iter().enumerate() {
-                    cumulative[k] += requests * share_at_or_below(p, x, rps, *b);
-                }
-                cumulative[n - 1] += requests;
+                add(
+                    &mut cumulative,
+                    &Piece {
+                        profile: &ts.spec(sc, i).profile,
+                        x: ts.x(sc, i, mid),
+                        rps,
+                        requests: rps * piece,
+                    },
+                );
             }
             a += piece;
         }
         if served {
-            let mut run = 0.0f64;
             for k in 0..n {
-                run = run.max(cumulative[k].round() - before[k]);
-                series[k].push(Sample { at: t0, value: run });
+                series[k].push(Sample {
+                    at: t0,
+                    value: cumulative[k].round() - before[k],
+                });
             }
         }
     }
-    if series[0].is_empty() {
-        return Vec::new();
-    }
-    HISTOGRAM_BOUNDS
-        .iter()
-        .map(|b| format!("{b}"))
-        .chain(std::iter::once("+Inf".to_string()))
-        .zip(series)
-        .map(|(le, samples)| Series::new(samples).with_label("le", le))
-        .collect()
+    series
 }
