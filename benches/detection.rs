@@ -8,7 +8,7 @@
 //! default 1000), `DETECTION_TRACES=0` skips the comparison; `DETECTION_REPORT_ONLY=1` skips
 //! criterion; `DETECTION_THREADS=1` runs the simulation on one
 //! thread (default: all available cores; the figures do not depend on it);
-//! `DETECTION_SECTIONS=canary` (comma-separated `errors`, `latency`, `canary`,
+//! `DETECTION_SECTIONS=canary` (comma-separated `errors`, `errors-issue`, `latency`, `canary`,
 //! `canary-latency`; default all) runs only those sections of the comparison. Canary error
 //! traces are counted like latency traces (half as many healthy, a fifth as many failing),
 //! canary latency traces a fifth as many healthy and 2/25 as many failing (200 and 80 by
@@ -53,6 +53,19 @@
 //!   [`with_baseline`](SequentialDetector::with_baseline) on the prefix's totals, with the
 //!   error-rate regression test on (`RegressionConfig`, tolerance 2 / 3): also alarms when the
 //!   rate is confidently above tolerance × the baseline's odds, inside the SLA or not.
+//!
+//! # Error traces without blips (`errors-issue`)
+//!
+//! The noise model of the issue that asked for this bench: the error traces above (same
+//! seeds, traffic, diurnal drift, bursts with × 2 errors, pre-deploy prefix) without the error
+//! blips. The blips are still drawn, and so is each blip second's error count at the blip's
+//! rate, so every other draw is unchanged (the traces above do not move); the blip seconds'
+//! counts are then redrawn at the rate without the blip from a separate RNG stream (the
+//! trace's, or its prefix's, seed XOR 2^61). The same numbers of traces as the error section.
+//! Rules: the four rules above; `sequential` (no persistence, no fast tier);
+//! `sequential-b5` (no persistence, `fast_burn = 5`); `sequential-reg2` (no persistence, no
+//! fast tier, built `with_baseline` on the prefix with `RegressionConfig` tolerance 2); and
+//! `sequential-p15s-b5` (the blip model's recommended configuration) for reference.
 //!
 //! # Latency traces
 //!
@@ -164,6 +177,9 @@ const PREFIX_SECS: u64 = 1800;
 /// XORed into a trace's seed for its prefix's RNG stream (trace seeds stay below 2^63, and
 /// SplitMix64 states `2^63` apart never meet within 2^63 draws).
 const PREFIX_STREAM: u64 = 1 << 63;
+/// XORed into a trace's (or its prefix's) seed for the stream that draws the error counts of
+/// the blip seconds when blips are off (error trace seeds stay below 2^51).
+const NO_BLIP_STREAM: u64 = 1 << 61;
 
 /// SplitMix64.
 struct Rng(u64);
@@ -303,6 +319,12 @@ impl Watched for Trace {
 /// Per-second (requests, errors) of `len` seconds starting `from` seconds after the trace
 /// start (negative: before it), failing at `fail.0` (seconds into these steps) with rate
 /// `fail.1`.
+///
+/// `no_blips`: `None` = with error blips; `Some(aux)` = without them (the issue's noise
+/// model). The blips are still drawn from `rng`, and in a blip second the blip's error count
+/// is still drawn from `rng` and thrown away, so every other draw (bursts, traffic, the
+/// error counts of all other seconds) is the same as with blips; the blip seconds' error
+/// counts come from `aux` at the rate without the blip.
 fn error_steps(
     rng: &mut Rng,
     rate: f64,
@@ -310,6 +332,7 @@ fn error_steps(
     from: f64,
     len: u64,
     fail: Option<(u64, f64)>,
+    mut no_blips: Option<&mut Rng>,
 ) -> Vec<(u64, u64)> {
     let bursts = episodes(rng, len as f64, 600.0, (20.0, 120.0), (2.0, 4.0));
     let blips = episodes(rng, len as f64, 1800.0, (2.0, 10.0), (0.01, 0.03));
@@ -321,27 +344,50 @@ fn error_steps(
         let lambda = rate * (1.0 + 0.3 * day) * burst.unwrap_or(1.0);
         let n = rng.poisson(lambda);
         let mut p = 0.001 * (1.0 + 0.5 * day) * if burst.is_some() { 2.0 } else { 1.0 };
+        let mut p_blip = p;
         if let Some(b) = active(&blips, t) {
-            p = p.max(b);
+            p_blip = p.max(b);
         }
         if let Some((c, f)) = fail {
             if s >= c {
                 p = p.max(f);
+                p_blip = p_blip.max(f);
             }
         }
-        steps.push((n, rng.binomial(n, p)));
+        let x = rng.binomial(n, p_blip);
+        let x = match no_blips.as_deref_mut() {
+            Some(aux) if p_blip != p => aux.binomial(n, p),
+            _ => x,
+        };
+        steps.push((n, x));
     }
     steps
 }
 
 fn trace(seed: u64, rate: f64, fail: Option<f64>) -> Trace {
+    trace_with(seed, rate, fail, true)
+}
+
+/// An error trace, with or without error blips (in its prefix too); without them it is the
+/// same trace but for the blip seconds' error counts (see [`error_steps`]).
+fn trace_with(seed: u64, rate: f64, fail: Option<f64>, blips: bool) -> Trace {
     let mut rng = Rng::new(seed);
     let phase = rng.range(0.0, 2.0 * std::f64::consts::PI);
     let clock_offset = rng.next_u64() % 60;
     let change = fail.map(|_| 300 + rng.next_u64() % 601);
     let len = change.map_or(HEALTHY_SECS, |c| c + WATCH_AFTER_CHANGE);
-    let steps = error_steps(&mut rng, rate, phase, 0.0, len, change.zip(fail));
+    let mut aux = Rng::new(seed ^ NO_BLIP_STREAM);
+    let steps = error_steps(
+        &mut rng,
+        rate,
+        phase,
+        0.0,
+        len,
+        change.zip(fail),
+        (!blips).then_some(&mut aux),
+    );
     let mut prefix_rng = Rng::new(seed ^ PREFIX_STREAM);
+    let mut prefix_aux = Rng::new(seed ^ PREFIX_STREAM ^ NO_BLIP_STREAM);
     let prefix = error_steps(
         &mut prefix_rng,
         rate,
@@ -349,6 +395,7 @@ fn trace(seed: u64, rate: f64, fail: Option<f64>) -> Trace {
         -(PREFIX_SECS as f64),
         PREFIX_SECS,
         None,
+        (!blips).then_some(&mut prefix_aux),
     );
     let baseline = prefix.iter().fold((0, 0), |(n, x), (a, b)| (n + a, x + b));
     Trace {
@@ -639,6 +686,40 @@ fn rules() -> Vec<Box<dyn Rule<Trace>>> {
         Box::new(Sequential {
             name: "sequential-p15s-b5-reg3",
             config: with_regression(sequential_config(p15, 5.0), 3.0),
+        }),
+        Box::new(Windows {
+            consecutive: 1,
+            name: "window-1",
+        }),
+        Box::new(Windows {
+            consecutive: 3,
+            name: "window-3",
+        }),
+        Box::new(CloudWatch),
+        Box::new(Flagger),
+    ]
+}
+
+/// The rules of the `errors-issue` section (traces without error blips): the four rules,
+/// the detector without persistence (alone, with the fast tier, with the pre-deploy
+/// baseline), and the blip model's recommended configuration for reference.
+fn issue_rules() -> Vec<Box<dyn Rule<Trace>>> {
+    vec![
+        Box::new(Sequential {
+            name: "sequential",
+            config: sequential_config(Duration::ZERO, 0.0),
+        }),
+        Box::new(Sequential {
+            name: "sequential-b5",
+            config: sequential_config(Duration::ZERO, 5.0),
+        }),
+        Box::new(Sequential {
+            name: "sequential-reg2",
+            config: with_regression(sequential_config(Duration::ZERO, 0.0), 2.0),
+        }),
+        Box::new(Sequential {
+            name: "sequential-p15s-b5",
+            config: sequential_config(Duration::from_secs(15), 5.0),
         }),
         Box::new(Windows {
             consecutive: 1,
@@ -1711,13 +1792,13 @@ fn diurnal_drift(phase: f64, g: impl Fn(f64) -> f64) -> f64 {
 
 /// What the baselines of the healthy error traces look like: whether the regression test
 /// runs, its null rate, and the drift between the prefix and the watched hour.
-fn error_baseline_notes(out: &mut String, rate: f64, healthy_traces: u64) {
+fn error_baseline_notes(out: &mut String, rate: f64, healthy_traces: u64, blips: bool) {
     let mut drift = Vec::new();
     let mut realized = Vec::new();
     let mut nulls: Vec<Vec<f64>> = vec![Vec::new(); 2];
     let mut rates = Vec::new();
     for i in 0..healthy_traces {
-        let t = trace(seed(rate, 0.0, i), rate, None);
+        let t = trace_with(seed(rate, 0.0, i), rate, None, blips);
         rates.push(t.baseline.1 as f64 / t.baseline.0.max(1) as f64);
         drift.push(diurnal_drift(t.phase, |d| 1.0 + 0.5 * d));
         let (n, x) = t
@@ -1811,7 +1892,45 @@ fn report_errors(healthy_traces: u64, failing_traces: u64, threads: usize) -> St
             })
             .collect();
         table(&mut out, &rules, &columns, &healthy, &failing);
-        error_baseline_notes(&mut out, rate, healthy_traces);
+        error_baseline_notes(&mut out, rate, healthy_traces, true);
+    }
+    out
+}
+
+/// The `errors-issue` section: the error traces of `report_errors` (same seeds) without the
+/// error blips, the issue's noise model.
+fn report_errors_issue(healthy_traces: u64, failing_traces: u64, threads: usize) -> String {
+    let rules = issue_rules();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "The error traces above (same seeds, traffic, diurnal drift, bursts, prefix) without the error blips. SLA error rate < 0.5 % for every rule; {healthy_traces} healthy traces of 60 min and {failing_traces} failing traces per cell; delays in seconds from the change (median / p95), `miss` = not detected within 30 min, `early` = alarm before the change (excluded from delays). `sequential-reg2` also tests against the 30 min before each trace.\n"
+    );
+    let columns: Vec<String> = FAIL_RATES
+        .iter()
+        .map(|f| format!("{} errors", pct(*f)))
+        .collect();
+    for &rate in &RATES {
+        let _ = writeln!(out, "### {rate} req/s\n");
+        let healthy = run_traces(
+            healthy_traces,
+            threads,
+            |i| trace_with(seed(rate, 0.0, i), rate, None, false),
+            &rules,
+        );
+        let failing: Vec<Vec<Run>> = FAIL_RATES
+            .iter()
+            .map(|&f| {
+                run_traces(
+                    failing_traces,
+                    threads,
+                    |i| trace_with(seed(rate, f, i), rate, Some(f), false),
+                    &rules,
+                )
+            })
+            .collect();
+        table(&mut out, &rules, &columns, &healthy, &failing);
+        error_baseline_notes(&mut out, rate, healthy_traces, false);
     }
     out
 }
@@ -2203,8 +2322,8 @@ fn main() {
 }
 
 /// Runs the comparison, prints it and writes it to `$CARGO_TARGET_DIR/detection-report.md`.
-/// `DETECTION_SECTIONS` (comma-separated `errors`, `latency`, `canary`, `canary-latency`;
-/// default all) picks the sections.
+/// `DETECTION_SECTIONS` (comma-separated `errors`, `errors-issue`, `latency`, `canary`,
+/// `canary-latency`; default all) picks the sections.
 fn report(scale: u64, threads: usize) {
     let sections = std::env::var("DETECTION_SECTIONS").unwrap_or_default();
     let on = |name: &str| sections.is_empty() || sections.split(',').any(|s| s.trim() == name);
@@ -2222,6 +2341,11 @@ fn report(scale: u64, threads: usize) {
     section("errors", "Detection comparison", &|| {
         report_errors(scale, scale / 2, threads)
     });
+    section(
+        "errors-issue",
+        "Detection comparison, the issue's noise model (no error blips)",
+        &|| report_errors_issue(scale, scale / 2, threads),
+    );
     section("latency", "Latency comparison", &|| {
         report_latency(scale / 2, scale / 5, threads)
     });
