@@ -1128,6 +1128,36 @@ impl SequentialDetector {
     /// the deploy, or the stable release beside a canary) when `config.regression` is set:
     /// errors, and the latency distribution when both have histograms. A baseline too small to
     /// use is noted in the verdict, not an error. See the module documentation.
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use rollback_core::sequential::{
+    ///     Baseline, DetectorConfig, Observation, RegressionConfig, SequentialDetector, TestKind,
+    /// };
+    ///
+    /// # fn main() -> rollback_core::Result<()> {
+    /// // The hour before the deploy: 360,000 requests, 0.05 % failed.
+    /// let before = Baseline {
+    ///     requests: 360_000,
+    ///     errors: 180,
+    ///     label: "the hour before the deploy".into(),
+    ///     ..Baseline::default()
+    /// };
+    /// let config = DetectorConfig {
+    ///     regression: Some(RegressionConfig::default()),
+    ///     ..DetectorConfig::with_error_rate(0.005)
+    /// };
+    /// let mut d = SequentialDetector::with_baseline(config, before)?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 5, 21, 9, 20, 0).unwrap();
+    /// for s in 0..120 {
+    ///     // 0.4 % now: inside the 0.5 % SLA, 8× the baseline.
+    ///     d.observe(Observation::counts(t0 + Duration::seconds(10 * s), 1000, 4))?;
+    /// }
+    /// let v = d.verdict();
+    /// assert!(v.breaches().all(|m| m.test == TestKind::ErrorRegression));
+    /// assert!(d.breached(), "{}", v.explanation);
+    /// # Ok(()) }
+    /// ```
     pub fn with_baseline(config: DetectorConfig, baseline: Baseline) -> Result<Self> {
         if let Some(h) = &baseline.latency {
             h.validate()?;
@@ -1204,6 +1234,34 @@ impl SequentialDetector {
     /// cancel. Uses `config.regression`'s tolerance (an odds ratio; default 2). `label` names
     /// the control in explanations ("v2.3.1 beside it"). See the module documentation,
     /// *Canary against the release beside it*.
+    ///
+    /// ```
+    /// use chrono::{Duration, TimeZone, Utc};
+    /// use rollback_core::sequential::{
+    ///     ControlCounts, DetectorConfig, DetectorState, Observation, SequentialDetector, TestKind,
+    /// };
+    ///
+    /// # fn main() -> rollback_core::Result<()> {
+    /// let config = DetectorConfig::with_error_rate(0.05);
+    /// let mut d = SequentialDetector::with_control(config, "v2.3.1 beside it")?;
+    /// let t0 = Utc.with_ymd_and_hms(2024, 3, 4, 10, 0, 0).unwrap();
+    /// for s in 0..300 {
+    ///     // 10-second steps: the canary fails 2 % of 200 requests, the stable release 0.25 %
+    ///     // of 800 (both inside a 5 % SLA).
+    ///     let canary = Observation::counts(t0 + Duration::seconds(10 * s), 200, 4);
+    ///     let control = ControlCounts {
+    ///         requests: 800,
+    ///         errors: 2,
+    ///         histogram: None,
+    ///         latency_ms: None,
+    ///     };
+    ///     d.observe(canary.with_control(control))?;
+    /// }
+    /// let v = d.verdict();
+    /// assert_eq!(v.state, DetectorState::Breach);
+    /// assert!(v.breaches().all(|m| m.test == TestKind::ErrorRegression));
+    /// # Ok(()) }
+    /// ```
     pub fn with_control(mut config: DetectorConfig, label: impl Into<String>) -> Result<Self> {
         let r = *config
             .regression
