@@ -2258,6 +2258,27 @@ impl ShiftTest {
         }
     }
 
+    /// Without a crossing: the bound where the release is nearest its null (its share over
+    /// the null rate, or over the control's share in paired mode), so a healthy verdict names
+    /// a bound that says something; the bound with the most evidence if none has data.
+    fn closest(&self) -> usize {
+        let ratio = |t: &RateTest| {
+            let own = t.events as f64 / t.trials as f64;
+            let null = if t.paired.is_some() {
+                (t.ref_events as f64 + 0.5) / (t.ref_trials as f64 + 1.0)
+            } else {
+                t.p0
+            };
+            own / null
+        };
+        self.tests
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.trials > 0)
+            .max_by(|a, b| ratio(a.1).total_cmp(&ratio(b.1)))
+            .map_or_else(|| self.strongest().0, |(i, _)| i)
+    }
+
     /// The bound with the most evidence now.
     fn strongest(&self) -> (usize, &RateTest) {
         self.tests
@@ -2272,7 +2293,7 @@ impl ShiftTest {
     fn view(&self) -> (f64, RateTest) {
         let i = match &self.crossing {
             Some((_, i)) => *i,
-            None => self.strongest().0,
+            None => self.closest(),
         };
         let mut t = self.tests[i].clone();
         t.alpha = self.alpha;
