@@ -389,7 +389,9 @@ impl DetectorConfig {
         }
         if let Some(l) = &self.latency {
             let t = l.threshold;
-            if !(t.max.is_finite() && t.max > 0.0) || t.critical.is_some_and(|c| c < t.max) {
+            if !(t.max.is_finite() && t.max > 0.0)
+                || t.critical.is_some_and(|c| !(c.is_finite() && c >= t.max))
+            {
                 return Err(Error::invalid_input(format!(
                     "detector latency threshold: max must be a positive number of ms and critical (if set) at least max; got max = {}, critical = {:?}",
                     t.max, t.critical
@@ -524,12 +526,14 @@ impl LatencyHistogram {
             }
         }
         let mut out = Vec::with_capacity(steps.len());
+        let mut without_inf = None;
         for (at, mut b) in steps {
             b.sort_by(|x, y| x.0.total_cmp(&y.0));
             if b.last().is_none_or(|l| l.0 != f64::INFINITY) {
-                return Err(Error::invalid_input(format!(
-                    "latency histogram at {at} has no +Inf bucket: expected one series per `le` bound including +Inf"
-                )));
+                // A step whose +Inf sample is missing (a scrape gap) is left out; a histogram
+                // with no +Inf at all is an error below.
+                without_inf.get_or_insert(at);
+                continue;
             }
             let mut run = 0u64;
             let buckets = b
@@ -540,6 +544,11 @@ impl LatencyHistogram {
                 })
                 .collect();
             out.push((at, LatencyHistogram { buckets }));
+        }
+        if let (true, Some(at)) = (out.is_empty(), without_inf) {
+            return Err(Error::invalid_input(format!(
+                "latency histogram at {at} has no +Inf bucket: expected one series per `le` bound including +Inf"
+            )));
         }
         Ok(out)
     }
@@ -1039,7 +1048,7 @@ impl RegressionPlan {
             b.label.clone()
         };
         let mut errors = None;
-        if b.requests < r.min_baseline_requests {
+        if b.requests < r.min_baseline_requests.max(1) {
             notes.push(format!(
                 "error-rate regression not tested: {from} has {} requests, fewer than the {} needed",
                 group_thousands(b.requests as i64),
@@ -1066,7 +1075,7 @@ impl RegressionPlan {
             None => notes.push(format!(
                 "latency-distribution regression not tested: no latency histogram for {from}"
             )),
-            Some(h) if h.total() < r.min_baseline_requests => notes.push(format!(
+            Some(h) if h.total() < r.min_baseline_requests.max(1) => notes.push(format!(
                 "latency-distribution regression not tested: {from}'s histogram has {} requests, fewer than the {} needed",
                 group_thousands(h.total() as i64),
                 group_thousands(r.min_baseline_requests as i64)
@@ -1406,6 +1415,10 @@ impl SequentialDetector {
             None => self.config.step,
         };
         let persistence = self.config.persistence;
+        let tolerance = self
+            .config
+            .regression
+            .map_or(RegressionConfig::default().tolerance, |r| r.tolerance);
         let cap = |t: &RateTest| -> Option<f64> {
             if persistence.is_zero() {
                 None
@@ -1420,7 +1433,7 @@ impl SequentialDetector {
                 .as_ref()
                 .map_or((0, 0), |c| (c.requests, c.errors));
             self.error
-                .update_sla_paired(o.at, (o.requests, o.errors), ctl, c);
+                .update_sla_paired(o.at, (o.requests, o.errors), ctl, c, tolerance, None);
         } else {
             self.error.update(o.at, o.requests, o.errors, c);
         }
@@ -1481,7 +1494,14 @@ impl SequentialDetector {
                                 .and_then(|c| c.histogram.as_ref())
                                 .and_then(|h| Some((h.total(), h.slower_than(l.threshold.max)?)))
                                 .unwrap_or((0, 0));
-                            test.update_sla_paired(o.at, (o.requests, slow), ctl, c);
+                            test.update_sla_paired(
+                                o.at,
+                                (o.requests, slow),
+                                ctl,
+                                c,
+                                tolerance,
+                                None,
+                            );
                         } else {
                             test.update(o.at, o.requests, slow, c);
                         }
@@ -1491,12 +1511,16 @@ impl SequentialDetector {
                     if let Some(ms) = o.latency_ms {
                         let over = |ms: f64| u64::from(ms >= l.threshold.max);
                         if self.control.is_some() {
-                            let ctl = o
-                                .control
-                                .as_ref()
-                                .and_then(|c| c.latency_ms)
-                                .map_or((0, 0), |cm| (1, over(cm)));
-                            test.update_sla_paired(o.at, (1, over(ms)), ctl, c);
+                            let theirs = o.control.as_ref().and_then(|c| c.latency_ms);
+                            let ctl = theirs.map_or((0, 0), |cm| (1, over(cm)));
+                            test.update_sla_paired(
+                                o.at,
+                                (1, over(ms)),
+                                ctl,
+                                c,
+                                tolerance,
+                                Some((ms, theirs.unwrap_or(0.0))),
+                            );
                         } else {
                             test.update(o.at, 1, over(ms), c);
                         }
@@ -1627,9 +1651,9 @@ impl SequentialDetector {
         // Paired tests: the control's rate over the breach segment, else over all steps.
         let paired_ref = t.paired.as_ref().map(|_| {
             let (x, n) = match t.crossing.and_then(|c| {
-                let comp = &t.comps[c.component];
-                comp.onset
-                    .map(|_| (comp.seg_ref_events, comp.seg_ref_trials))
+                c.segment
+                    .onset
+                    .map(|_| (c.segment.ref_events, c.segment.ref_trials))
             }) {
                 Some(seg) => seg,
                 None => (t.ref_events, t.ref_trials),
@@ -1710,10 +1734,10 @@ impl SequentialDetector {
             ),
         };
         if let Some(c) = &t.crossing {
-            let comp = &t.comps[c.component];
+            let comp = c.segment;
             let est = comp
                 .onset
-                .map(|from| t.estimate(comp.seg_events, comp.seg_trials, from));
+                .map(|from| t.estimate(comp.events, comp.trials, from));
             v.state = DetectorState::Breach;
             v.estimate = est;
             v.since = Some(c.at);
@@ -1775,6 +1799,19 @@ impl SequentialDetector {
                     fmt_rate(shared)
                 );
             }
+            return v;
+        }
+        let regression = matches!(test, TestKind::ErrorRegression | TestKind::LatencyShift);
+        if regression && (t.trials == 0 || stale) {
+            // The SLA tests carry the no-data policy; a comparison without data is not run.
+            v.explanation = format!(
+                "{what}: not tested, {} (the SLA tests apply the no-data policy)",
+                if t.trials == 0 {
+                    "no data to compare (for the latency distribution: none at the baseline's bounds)"
+                } else {
+                    "no recent data"
+                }
+            );
             return v;
         }
         if t.trials == 0 || stale {
@@ -1851,8 +1888,33 @@ fn fmt_e(e: f64) -> String {
 struct Crossing {
     at: DateTime<Utc>,
     e_value: f64,
-    /// The component with the most evidence at the crossing.
-    component: usize,
+    /// The segment of the component with the most evidence as it was at the crossing (the verdict reports this, not the
+    /// segment as it has run on since).
+    segment: Segment,
+}
+
+/// A component's most likely bad period: its onset and the counts since.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    onset: Option<DateTime<Utc>>,
+    events: u64,
+    trials: u64,
+    ref_events: u64,
+    ref_trials: u64,
+    capped: bool,
+}
+
+impl Component {
+    fn segment(&self) -> Segment {
+        Segment {
+            onset: self.onset,
+            events: self.seg_events,
+            trials: self.seg_trials,
+            ref_events: self.seg_ref_events,
+            ref_trials: self.seg_ref_trials,
+            capped: self.capped,
+        }
+    }
 }
 
 /// One alternative `p_k` of the mixture, with its Shiryaev–Roberts and CUSUM recursions.
@@ -1989,12 +2051,20 @@ impl RateTest {
     /// An SLA test's step in paired mode: the binomial test of the canary's counts, with the
     /// control's counts tracked per segment; at the crossing, whether the control broke the
     /// SLA over the same segment (then the crossing is shared, not a breach).
+    ///
+    /// Shared means: the control broke the SLA over the same segment *and* the canary is not
+    /// clearly worse — its odds at most `tolerance ×` the control's over the segment, or, when
+    /// `magnitude = (canary, control)` is given (the latency sign test), its value at most
+    /// `tolerance ×` the control's at the crossing.
+    #[allow(clippy::too_many_arguments)]
     fn update_sla_paired(
         &mut self,
         at: DateTime<Utc>,
         (n, x): (u64, u64),
         (nr, xr): (u64, u64),
         cap: Option<f64>,
+        tolerance: f64,
+        magnitude: Option<(f64, f64)>,
     ) {
         let mut lrs = std::mem::take(&mut self.lrs);
         let (xf, ff) = (x as f64, n.saturating_sub(x) as f64);
@@ -2003,10 +2073,16 @@ impl RateTest {
         self.advance(at, n > 0, (n, x), (nr, xr), cap, &lrs);
         self.lrs = lrs;
         if let Some(c) = self.crossing.filter(|c| c.at == at) {
-            let comp = &self.comps[c.component];
-            if comp.seg_ref_trials > 0 {
-                let rate = comp.seg_ref_events as f64 / comp.seg_ref_trials as f64;
-                if rate >= self.p0 {
+            let seg = c.segment;
+            if seg.ref_trials > 0 && seg.trials > 0 {
+                let rate = seg.ref_events as f64 / seg.ref_trials as f64;
+                let own = seg.events as f64 / seg.trials as f64;
+                let comparable = match magnitude {
+                    Some((mine, theirs)) => mine <= tolerance * theirs,
+                    // odds(own) <= tolerance · odds(rate), written without dividing by 0.
+                    None => own * (1.0 - rate) <= tolerance * rate * (1.0 - own),
+                };
+                if rate >= self.p0 && comparable {
                     self.shared = Some(rate);
                 }
             }
@@ -2137,7 +2213,7 @@ impl RateTest {
             self.crossing = Some(Crossing {
                 at,
                 e_value: self.log_e.exp(),
-                component: best.1,
+                segment: self.comps[best.1].segment(),
             });
         }
     }
@@ -2251,7 +2327,7 @@ impl ShiftTest {
                 Crossing {
                     at,
                     e_value: self.log_e.exp(),
-                    component,
+                    segment: best.comps[component].segment(),
                 },
                 i,
             ));
@@ -3532,6 +3608,109 @@ mod tests {
             .breaches()
             .any(|m| m.test == TestKind::ErrorRate && m.shared_with.is_none()));
         assert!(v.breaches().any(|m| m.test == TestKind::ErrorRegression));
+    }
+
+    #[test]
+    fn a_canary_clearly_worse_than_a_failing_neighbour_is_not_a_shared_cause() {
+        // Errors: the stable release at 0.6 % (over the 0.5 % SLA), the canary at 40 %.
+        let mut d = SequentialDetector::with_control(
+            DetectorConfig {
+                persistence: Duration::from_secs(15),
+                step: Duration::from_secs(1),
+                ..regression_config(0.01, 0.005)
+            },
+            "stable",
+        )
+        .unwrap();
+        let mut rng = Rng(41);
+        for s in 0..300 {
+            let o = Observation::counts(at(s), 100, rng.binomial(100, 0.4)).with_control(
+                ControlCounts {
+                    requests: 400,
+                    errors: rng.binomial(400, 0.006),
+                    histogram: None,
+                    latency_ms: None,
+                },
+            );
+            d.observe(o).unwrap();
+        }
+        let v = d.verdict();
+        let sla = v
+            .metrics
+            .iter()
+            .find(|m| m.test == TestKind::ErrorRate)
+            .unwrap();
+        assert_eq!(sla.state, DetectorState::Breach, "{}", sla.explanation);
+        assert_eq!(sla.shared_with, None);
+        // Latency sign test: the canary's p95 at 5 s, the neighbour's at 600 ms, SLA 500 ms.
+        let mut d = SequentialDetector::with_control(
+            DetectorConfig {
+                latency: Some(LatencySla {
+                    quantile: Quantile::P95,
+                    threshold: Threshold::new(500.0, None),
+                    source: LatencySource::QuantileSamples,
+                }),
+                ..DetectorConfig::default()
+            },
+            "stable",
+        )
+        .unwrap();
+        for s in 0..60 {
+            let o = Observation::counts(at(10 * s), 100, 0)
+                .with_latency_ms(5000.0)
+                .with_control(ControlCounts {
+                    requests: 400,
+                    errors: 0,
+                    histogram: None,
+                    latency_ms: Some(600.0),
+                });
+            d.observe(o).unwrap();
+        }
+        let v = d.verdict();
+        let lat = v
+            .metrics
+            .iter()
+            .find(|m| m.test == TestKind::LatencySign)
+            .unwrap();
+        assert_eq!(lat.state, DetectorState::Breach, "{}", lat.explanation);
+        assert_eq!(lat.shared_with, None);
+    }
+
+    #[test]
+    fn a_regression_test_without_comparable_data_is_not_run_rather_than_failing_closed() {
+        // The baseline's bounds are 50..1000 ms; the release reports 300 ms buckets only.
+        let base = baseline_of(100_000, 100, Some(&HEALTHY));
+        let mut d = SequentialDetector::with_baseline(regression_config(0.01, 0.05), base).unwrap();
+        for s in 0..60 {
+            let h = LatencyHistogram::new(vec![(300.0, 90), (f64::INFINITY, 100)]).unwrap();
+            d.observe(Observation::counts(at(s), 100, 0).with_histogram(h))
+                .unwrap();
+        }
+        let v = d.verdict();
+        assert_eq!(v.state, DetectorState::Healthy, "{}", v.explanation);
+        let m = v
+            .metrics
+            .iter()
+            .find(|m| m.test == TestKind::LatencyShift)
+            .unwrap();
+        assert!(m.explanation.contains("not tested"), "{}", m.explanation);
+    }
+
+    #[test]
+    fn the_reported_onset_is_the_one_at_the_decision() {
+        // A breach at 60 s, then the release recovers for an hour: the verdict still says the
+        // bad period started at 60 s, before the decision.
+        let mut d = SequentialDetector::new(config(0.01, 0.005)).unwrap();
+        for s in 0..3600 {
+            let x = if (60..120).contains(&s) { 50 } else { 0 };
+            d.observe(Observation::counts(at(s), 1000, x)).unwrap();
+        }
+        let v = d.verdict();
+        let m = &v.metrics[0];
+        let (since, onset) = (m.since.unwrap(), m.onset.unwrap());
+        assert!(onset <= since, "onset {onset} after since {since}");
+        assert!(onset >= at(60) && onset <= at(62), "{onset}");
+        assert!(m.estimate.unwrap().rate > 0.02, "{}", m.explanation);
     }
 
     #[test]

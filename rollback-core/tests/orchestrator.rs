@@ -809,7 +809,7 @@ async fn a_release_inside_its_sla_but_slower_than_before_the_deploy_is_rolled_ba
     assert_eq!(m.reference, Some(0.0));
     assert!(
         m.explanation
-            .contains("against the 1h before the deploy: requests slower than 250ms: 3.8%"),
+            .contains("against the 1h before the deploy: requests slower than 250ms: 3.8"),
         "{}",
         m.explanation
     );
@@ -893,6 +893,24 @@ async fn a_canary_failing_exactly_like_its_neighbour_is_not_rolled_back() {
                 && l.text.contains("Error rate")),
         "{lines:#?}"
     );
+    // With the regression tests off the detector has no control, and the shared cause is
+    // still recognised from the window comparison.
+    let sim3 = Simulation::new(
+        rollback_core::sim::Scenario::from_toml(&text).unwrap(),
+        rollback_core::sim::Scenario::from_toml(&text)
+            .unwrap()
+            .clock(),
+    );
+    let mut policy = policy::Policy::default();
+    policy.detection.sequential.regression.enabled = false;
+    let r = orchestrator(&sim3)
+        .policy(policy)
+        .build()
+        .unwrap()
+        .run(request(&sim3))
+        .await;
+    assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
+    assert!(r.summary.contains("a shared cause"), "{}", r.summary);
     // The operator can still insist.
     let sim2 = Simulation::new(
         rollback_core::sim::Scenario::from_toml(&text).unwrap(),

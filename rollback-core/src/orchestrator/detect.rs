@@ -126,7 +126,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         }
         // The sequential test reads the same window step by step: it sees a breach as soon as
         // the evidence is conclusive, not only when a window's mean crosses the line.
-        let sequential = if policy.sequential.enabled {
+        let mut sequential = if policy.sequential.enabled {
             self.sequential_verdict(&from, &releases, &traffic, &status, &p95)
                 .await
         } else {
@@ -139,6 +139,8 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             .iter()
             .find(|r| r.revision != from.revision && traffic.percent_for(&r.revision) > 0)
             .cloned();
+        let tolerance = policy.sequential.regression.tolerance;
+        let mut shared_metrics: Vec<(crate::model::metric::MetricKind, f64)> = Vec::new();
         if let (Some(other), false) = (&beside, assessment.breaches.is_empty()) {
             let theirs = self
                 .assess(other, policy.window, policy.evaluation, policy.step)
@@ -148,13 +150,22 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                     .breaches
                     .iter()
                     .find(|o| o.metric == b.metric && o.value.is_some());
-                match (b.value, same) {
-                    (Some(v), Some(o)) => {
+                // Shared only when the canary is not clearly worse than its neighbour: odds
+                // for the error rate, values otherwise, within the regression tolerance.
+                let comparable = |mine: f64, theirs: f64| match b.metric {
+                    MetricKind::ErrorRate => {
+                        mine * (1.0 - theirs) <= tolerance * theirs * (1.0 - mine)
+                    }
+                    _ => mine <= tolerance * theirs,
+                };
+                match (b.value, same.and_then(|o| o.value)) {
+                    (Some(v), Some(o)) if comparable(v, o) => {
+                        shared_metrics.push((b.metric.clone(), o));
                         shared.push(format!(
                             "{}: {} here, {} in {} beside it (SLA < {})",
                             b.metric,
                             b.metric.format_value(v),
-                            b.metric.format_value(o.value.unwrap_or_default()),
+                            b.metric.format_value(o),
                             other.version,
                             b.metric.format_value(b.threshold)
                         ));
@@ -170,6 +181,52 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                     Verdict::Inconclusive
                 } else {
                     Verdict::Healthy
+                };
+            }
+        }
+        // A detector built without the control (regression tests off, or the control's data
+        // missing) has no shared-cause check of its own: its SLA breaches on a metric the
+        // window comparison found shared are shared too.
+        if let Some(v) = sequential.as_mut() {
+            let mut changed = false;
+            for m in v.metrics.iter_mut() {
+                let sla_test = matches!(
+                    m.test,
+                    crate::sequential::TestKind::ErrorRate
+                        | crate::sequential::TestKind::SlowFraction
+                        | crate::sequential::TestKind::LatencySign
+                );
+                if let (true, true, None, Some((_, theirs))) = (
+                    sla_test,
+                    m.state == crate::sequential::DetectorState::Breach,
+                    m.shared_with,
+                    shared_metrics.iter().find(|(k, _)| *k == m.metric),
+                ) {
+                    m.state = crate::sequential::DetectorState::Healthy;
+                    m.severity = None;
+                    m.shared_with = Some(*theirs);
+                    m.explanation = format!(
+                        "{} — shared: the release beside it breaks the same SLA over the same window",
+                        m.explanation
+                    );
+                    changed = true;
+                }
+            }
+            if changed {
+                v.state = if v
+                    .metrics
+                    .iter()
+                    .any(|m| m.state == crate::sequential::DetectorState::Breach)
+                {
+                    crate::sequential::DetectorState::Breach
+                } else if v
+                    .metrics
+                    .iter()
+                    .any(|m| m.state == crate::sequential::DetectorState::Inconclusive)
+                {
+                    crate::sequential::DetectorState::Inconclusive
+                } else {
+                    crate::sequential::DetectorState::Healthy
                 };
             }
         }
@@ -519,9 +576,17 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             None
         };
         if beside.is_some() {
-            let (p95, _) = self
+            let (p95, err) = self
                 .query_for(MetricKind::Latency(Quantile::P95), release, range, step)
                 .await;
+            if let Some(e) = err {
+                self.line(
+                    Mark::Warn,
+                    format!(
+                        "Latency of {label}: query failed ({e}); its p95 cannot show a latency breach as shared"
+                    ),
+                );
+            }
             return Ok(Reference::Control {
                 label,
                 status,
