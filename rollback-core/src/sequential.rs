@@ -161,9 +161,11 @@
 //! **Shared causes.** In paired mode the SLA tests still run on the canary, and also track the
 //! control's counts over each segment. When an SLA test's evidence crosses, the control's rate
 //! over the crossing segment is looked at: if the control broke the SLA over the same steps
-//! too (a dependency outage, a platform incident), the crossing is recorded as *shared*
-//! ([`MetricVerdict::shared_with`]) and is not a breach of this release — rolling it back
-//! would not restore the SLA. That SLA test then stays disarmed (a latched e-process cannot
+//! too (a dependency outage, a platform incident) *and* the canary is not clearly worse than
+//! it (its odds at most the tolerance times the control's over the segment; for the latency
+//! sign test, its quantile at most the tolerance times the control's), the crossing is
+//! recorded as *shared* ([`MetricVerdict::shared_with`]) and is not a breach of this release —
+//! rolling it back would not restore the SLA. That SLA test then stays disarmed (a latched e-process cannot
 //! re-arm without a fresh share of alpha); a canary that is *also* worse than its neighbour is
 //! the paired tests' to find, and they keep running. This only removes alarms, so the bound
 //! on false detections is untouched.
