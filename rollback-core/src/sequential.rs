@@ -162,8 +162,9 @@
 //! control's counts over each segment. When an SLA test's evidence crosses, the control's rate
 //! over the crossing segment is looked at: if the control broke the SLA over the same steps
 //! too (a dependency outage, a platform incident) *and* the canary is not clearly worse than
-//! it (its odds at most the tolerance times the control's over the segment; for the latency
-//! sign test, its quantile at most the tolerance times the control's), the crossing is
+//! it (the low end of the canary's confidence interval over the segment has at most the
+//! tolerance times the odds of the high end of the control's; for the latency sign test, its
+//! quantile is at most the tolerance times the control's), the crossing is
 //! recorded as *shared* ([`MetricVerdict::shared_with`]) and is not a breach of this release —
 //! rolling it back would not restore the SLA. That SLA test then stays disarmed (a latched e-process cannot
 //! re-arm without a fresh share of alpha); a canary that is *also* worse than its neighbour is
@@ -2055,7 +2056,8 @@ impl RateTest {
     /// SLA over the same segment (then the crossing is shared, not a breach).
     ///
     /// Shared means: the control broke the SLA over the same segment *and* the canary is not
-    /// clearly worse — its odds at most `tolerance ×` the control's over the segment, or, when
+    /// clearly worse — the low end of its rate's confidence interval has at most `tolerance ×`
+    /// the odds of the high end of the control's over the segment, or, when
     /// `magnitude = (canary, control)` is given (the latency sign test), its value at most
     /// `tolerance ×` the control's at the crossing.
     #[allow(clippy::too_many_arguments)]
@@ -2078,11 +2080,18 @@ impl RateTest {
             let seg = c.segment;
             if seg.ref_trials > 0 && seg.trials > 0 {
                 let rate = seg.ref_events as f64 / seg.ref_trials as f64;
-                let own = seg.events as f64 / seg.trials as f64;
                 let comparable = match magnitude {
                     Some((mine, theirs)) => mine <= tolerance * theirs,
-                    // odds(own) <= tolerance · odds(rate), written without dividing by 0.
-                    None => own * (1.0 - rate) <= tolerance * rate * (1.0 - own),
+                    None => {
+                        // Clearly worse: even the low end of the canary's interval has more
+                        // than `tolerance ×` the odds of the high end of the control's (point
+                        // estimates over a short segment are too noisy to decide on).
+                        let (own, _) = confidence_sequence(seg.events, seg.trials, self.alpha);
+                        let (_, theirs) =
+                            confidence_sequence(seg.ref_events, seg.ref_trials, self.alpha);
+                        // odds(own) <= tolerance · odds(theirs), without dividing by 0.
+                        own * (1.0 - theirs) <= tolerance * theirs * (1.0 - own)
+                    }
                 };
                 if rate >= self.p0 && comparable {
                     self.shared = Some(rate);
