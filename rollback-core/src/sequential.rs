@@ -1796,10 +1796,26 @@ impl SequentialDetector {
                 v.state = DetectorState::Healthy;
                 v.severity = None;
                 v.shared_with = Some(shared);
+                let theirs = match test {
+                    TestKind::LatencySign => {
+                        format!(
+                            "{} of its steps over {}",
+                            fmt_rate(shared),
+                            fmt_sla(sla.max)
+                        )
+                    }
+                    TestKind::SlowFraction => {
+                        format!(
+                            "{} of its requests over {}",
+                            fmt_rate(shared),
+                            fmt_sla(sla.max)
+                        )
+                    }
+                    _ => fmt_rate(shared),
+                };
                 v.explanation = format!(
-                    "{what}: {value} {sla_text} since {} — but {from} had {} over the same steps: a shared cause (a dependency, the platform), not this release; rolling it back would not restore the SLA",
+                    "{what}: {value} {sla_text} since {} — but {from} had {theirs} in the same period: a shared cause (a dependency, the platform), not this release; rolling it back would not restore the SLA",
                     c.at.format("%H:%M:%S"),
-                    fmt_rate(shared)
                 );
             }
             return v;
