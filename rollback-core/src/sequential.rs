@@ -2602,6 +2602,30 @@ mod tests {
         t0() + chrono::Duration::seconds(s)
     }
 
+    /// One series labelled `key = value`, a sample every 10 s from `t0`.
+    fn labelled_series(key: &str, value: &str, v: &[f64]) -> Series {
+        Series::new(
+            v.iter()
+                .enumerate()
+                .map(|(i, v)| Sample {
+                    at: at(10 * i as i64),
+                    value: *v,
+                })
+                .collect(),
+        )
+        .with_label(key, value)
+    }
+
+    /// `hits` false detections in `streams` are within `alpha` plus three binomial standard
+    /// errors.
+    fn assert_within_alpha(hits: usize, streams: u64, alpha: f64) {
+        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
+        assert!(
+            hits as f64 / streams as f64 <= alpha + slack,
+            "false detections {hits}/{streams}"
+        );
+    }
+
     fn config(alpha: f64, p0: f64) -> DetectorConfig {
         DetectorConfig {
             alpha,
@@ -2644,9 +2668,7 @@ mod tests {
             .iter()
             .filter(|d| d.is_some())
             .count();
-        let rate = hits as f64 / streams as f64;
-        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
-        assert!(rate <= alpha + slack, "false detections {hits}/{streams}");
+        assert_within_alpha(hits, streams, alpha);
     }
 
     #[test]
@@ -2936,9 +2958,7 @@ mod tests {
             .iter()
             .filter(|d| d.is_some())
             .count();
-        let rate = hits as f64 / streams as f64;
-        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
-        assert!(rate <= alpha + slack, "false detections {hits}/{streams}");
+        assert_within_alpha(hits, streams, alpha);
     }
 
     #[test]
@@ -3040,18 +3060,7 @@ mod tests {
 
     #[test]
     fn status_code_series_become_observations() {
-        let mk = |code: &str, v: &[f64]| {
-            Series::new(
-                v.iter()
-                    .enumerate()
-                    .map(|(i, v)| Sample {
-                        at: at(10 * i as i64),
-                        value: *v,
-                    })
-                    .collect(),
-            )
-            .with_label("code", code)
-        };
+        let mk = |code: &str, v: &[f64]| labelled_series("code", code, v);
         let status = [
             mk("200", &[100.0, 99.6, f64::NAN]),
             mk("503", &[1.0, 0.4, 2.0]),
@@ -3165,11 +3174,7 @@ mod tests {
             }
             hits += usize::from(d.breached());
         }
-        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
-        assert!(
-            hits as f64 / streams as f64 <= alpha + slack,
-            "false detections {hits}/{streams}"
-        );
+        assert_within_alpha(hits, streams, alpha);
     }
 
     #[test]
@@ -3328,27 +3333,12 @@ mod tests {
             }
             hits += usize::from(d.breached());
         }
-        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
-        assert!(
-            hits as f64 / streams as f64 <= alpha + slack,
-            "false detections {hits}/{streams}"
-        );
+        assert_within_alpha(hits, streams, alpha);
     }
 
     #[test]
     fn histogram_series_become_cumulative_histograms_and_bad_ones_are_rejected() {
-        let mk = |le: &str, v: &[f64]| {
-            Series::new(
-                v.iter()
-                    .enumerate()
-                    .map(|(i, v)| Sample {
-                        at: at(10 * i as i64),
-                        value: *v,
-                    })
-                    .collect(),
-            )
-            .with_label("le", le)
-        };
+        let mk = |le: &str, v: &[f64]| labelled_series("le", le, v);
         let series = [
             mk("+Inf", &[100.0, 50.0]),
             mk("100", &[90.0, 20.0]),
@@ -3467,11 +3457,7 @@ mod tests {
         let hits = (0..streams)
             .filter(|s| paired_stream(*s, alpha, 2.0, 1200).0)
             .count();
-        let slack = 3.0 * (alpha * (1.0 - alpha) / streams as f64).sqrt();
-        assert!(
-            hits as f64 / streams as f64 <= alpha + slack,
-            "false detections {hits}/{streams}"
-        );
+        assert_within_alpha(hits, streams, alpha);
     }
 
     #[test]
