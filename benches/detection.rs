@@ -308,6 +308,9 @@ struct Trace {
     phase: f64,
     /// Totals of the pre-deploy prefix: (requests, errors).
     baseline: (u64, u64),
+    /// The healthy error rate of each step, as the generator drew it (without the failure;
+    /// with blips when the trace has them): what the oracle rows know.
+    healthy_p: Vec<f64>,
 }
 
 impl Watched for Trace {
@@ -333,10 +336,11 @@ fn error_steps(
     len: u64,
     fail: Option<(u64, f64)>,
     mut no_blips: Option<&mut Rng>,
-) -> Vec<(u64, u64)> {
+) -> (Vec<(u64, u64)>, Vec<f64>) {
     let bursts = episodes(rng, len as f64, 600.0, (20.0, 120.0), (2.0, 4.0));
     let blips = episodes(rng, len as f64, 1800.0, (2.0, 10.0), (0.01, 0.03));
     let mut steps = Vec::with_capacity(len as usize);
+    let mut healthy_p = Vec::with_capacity(len as usize);
     for s in 0..len {
         let t = s as f64;
         let day = diurnal(from + t, phase);
@@ -348,6 +352,7 @@ fn error_steps(
         if let Some(b) = active(&blips, t) {
             p_blip = p.max(b);
         }
+        healthy_p.push(if no_blips.is_some() { p } else { p_blip });
         if let Some((c, f)) = fail {
             if s >= c {
                 p = p.max(f);
@@ -361,7 +366,7 @@ fn error_steps(
         };
         steps.push((n, x));
     }
-    steps
+    (steps, healthy_p)
 }
 
 fn trace(seed: u64, rate: f64, fail: Option<f64>) -> Trace {
@@ -377,7 +382,7 @@ fn trace_with(seed: u64, rate: f64, fail: Option<f64>, blips: bool) -> Trace {
     let change = fail.map(|_| 300 + rng.next_u64() % 601);
     let len = change.map_or(HEALTHY_SECS, |c| c + WATCH_AFTER_CHANGE);
     let mut aux = Rng::new(seed ^ NO_BLIP_STREAM);
-    let steps = error_steps(
+    let (steps, healthy_p) = error_steps(
         &mut rng,
         rate,
         phase,
@@ -388,7 +393,7 @@ fn trace_with(seed: u64, rate: f64, fail: Option<f64>, blips: bool) -> Trace {
     );
     let mut prefix_rng = Rng::new(seed ^ PREFIX_STREAM);
     let mut prefix_aux = Rng::new(seed ^ PREFIX_STREAM ^ NO_BLIP_STREAM);
-    let prefix = error_steps(
+    let (prefix, _) = error_steps(
         &mut prefix_rng,
         rate,
         phase,
@@ -404,6 +409,7 @@ fn trace_with(seed: u64, rate: f64, fail: Option<f64>, blips: bool) -> Trace {
         change,
         phase,
         baseline,
+        healthy_p,
     }
 }
 
@@ -1231,6 +1237,7 @@ fn canary_trace(seed: u64, rate: f64, fail: Option<f64>) -> CanaryTrace {
             change,
             phase,
             baseline: (0, 0),
+            healthy_p: Vec::new(),
         },
         stable,
         outages,
@@ -1935,6 +1942,180 @@ fn report_errors_issue(healthy_traces: u64, failing_traces: u64, threads: usize)
     out
 }
 
+/// The oracle rows' statistic: CUSUM (`W ← max(0, W + llr)`) or Shiryaev–Roberts
+/// (`R ← (1 + R)·e^llr`, kept as `ln R`), where `llr` is the step's log-likelihood ratio of
+/// failing at `f` against the trace's own healthy rate that second (which the oracle knows:
+/// `Trace::healthy_p`). One value per step.
+fn oracle_path(t: &Trace, f: f64, sr: bool) -> Vec<f64> {
+    let mut stat = if sr { f64::NEG_INFINITY } else { 0.0 };
+    t.steps
+        .iter()
+        .zip(&t.healthy_p)
+        .map(|(&(n, x), &p0)| {
+            let llr = x as f64 * (f / p0).ln() + (n - x) as f64 * ((1.0 - f) / (1.0 - p0)).ln();
+            stat = if sr {
+                // ln(1 + e^stat), stably.
+                let soft = if stat > 0.0 {
+                    stat + (-stat).exp().ln_1p()
+                } else {
+                    stat.exp().ln_1p()
+                };
+                llr + soft
+            } else {
+                (stat + llr).max(0.0)
+            };
+            stat
+        })
+        .collect()
+}
+
+/// `f(i)` for `i` in `0..n`, spread over `threads` threads; in order.
+fn par_map<R: Send>(n: u64, threads: usize, f: impl Fn(u64) -> R + Sync) -> Vec<R> {
+    let threads = threads.clamp(1, n.max(1) as usize) as u64;
+    let per = n.div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| s.spawn(move || (k * per..((k + 1) * per).min(n)).map(f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| panic!("simulation thread panicked"))
+            })
+            .collect()
+    })
+}
+
+/// The `errors-oracle` section: on the traces of `errors-issue` (no blips), how fast a
+/// detector could be that knows everything the generator knows — the healthy error rate of
+/// every second (diurnal drift and bursts included), the failure rate of the column — and
+/// whose threshold is tuned on these very healthy traces to the lowest value with no false
+/// alarm (the largest value its statistic reaches on any of them). Its delays bound from
+/// below what any detector can do at the FPR of the rules (0/N on these traces at ≥ 100
+/// req/s): CUSUM is the minimax-optimal change detector for known pre- and post-change laws
+/// (Lorden 1971, Moustakides 1986), Shiryaev–Roberts the optimal one for a change at a random
+/// time (Pollak 1985). `window-1` and `sequential-reg2` are run on the same traces.
+fn report_errors_oracle(healthy_traces: u64, failing_traces: u64, threads: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "The traces of the issue's noise model (no blips). Oracle rows know each second's healthy error rate and the failure rate, and their thresholds are the largest value their statistic reaches on the {healthy_traces} healthy traces of the same rate (so 0/{healthy_traces} false alarms, in-sample); {failing_traces} failing traces per cell; delays in seconds from the change (median / p95), `miss` = not detected within 30 min, `early` = alarm before the change (excluded from delays). `goal` = 1/10 of `window-1`'s median.\n"
+    );
+    let window_1 = Windows {
+        consecutive: 1,
+        name: "window-1",
+    };
+    let reg2 = Sequential {
+        name: "sequential-reg2",
+        config: with_regression(sequential_config(Duration::ZERO, 0.0), 2.0),
+    };
+    for &rate in &RATES {
+        let _ = writeln!(out, "### {rate} req/s\n");
+        // Per failure rate, the largest CUSUM and SR values on each healthy trace.
+        let healthy: Vec<Vec<[f64; 2]>> = par_map(healthy_traces, threads, |i| {
+            let t = trace_with(seed(rate, 0.0, i), rate, None, false);
+            FAIL_RATES
+                .iter()
+                .map(|&f| {
+                    [false, true].map(|sr| {
+                        oracle_path(&t, f, sr)
+                            .into_iter()
+                            .fold(f64::NEG_INFINITY, f64::max)
+                    })
+                })
+                .collect()
+        });
+        // thresholds[f][cusum, sr]
+        let thresholds: Vec<[f64; 2]> = (0..FAIL_RATES.len())
+            .map(|k| {
+                [0, 1].map(|j| {
+                    healthy
+                        .iter()
+                        .map(|h| h[k][j])
+                        .fold(f64::NEG_INFINITY, f64::max)
+                })
+            })
+            .collect();
+        let names = ["oracle-cusum", "oracle-sr", "sequential-reg2", "window-1"];
+        // cells[row][column] = (delays, miss, early)
+        let mut cells: Vec<Vec<(Vec<u64>, u64, u64)>> = vec![Vec::new(); names.len()];
+        for (k, &f) in FAIL_RATES.iter().enumerate() {
+            let runs: Vec<(u64, [Option<u64>; 4])> = par_map(failing_traces, threads, |i| {
+                let t = trace_with(seed(rate, f, i), rate, Some(f), false);
+                let cross = |sr: bool| {
+                    let h = thresholds[k][usize::from(sr)];
+                    oracle_path(&t, f, sr)
+                        .iter()
+                        .position(|&v| v > h)
+                        .map(|s| s as u64 + 1)
+                };
+                (
+                    t.change.unwrap_or(0),
+                    [
+                        cross(false),
+                        cross(true),
+                        reg2.alarm(&t).map(|a| a.at),
+                        window_1.alarm(&t).map(|a| a.at),
+                    ],
+                )
+            });
+            for (r, cell) in cells.iter_mut().enumerate() {
+                let (mut delays, mut miss, mut early) = (Vec::new(), 0, 0);
+                for (change, alarms) in &runs {
+                    match alarms[r] {
+                        Some(a) if a <= *change => early += 1,
+                        Some(a) => delays.push(a - change),
+                        None => miss += 1,
+                    }
+                }
+                delays.sort_unstable();
+                cell.push((delays, miss, early));
+            }
+        }
+        let mut header = "| rule |".to_string();
+        for f in FAIL_RATES {
+            let _ = write!(header, " {} errors: median / p95 (miss, early) |", pct(f));
+        }
+        let _ = writeln!(out, "{header}");
+        let _ = writeln!(out, "|---|{}", "---|".repeat(FAIL_RATES.len()));
+        let median = |d: &[u64]| quantile(d, 0.5);
+        for (r, name) in names.iter().enumerate() {
+            let mut row = format!("| {name} |");
+            for (delays, miss, early) in &cells[r] {
+                let cell = match (median(delays), quantile(delays, 0.95)) {
+                    (Some(m), Some(p)) => format!("{m} / {p}"),
+                    _ => "– / –".to_string(),
+                };
+                let _ = write!(row, " {cell} ({miss}, {early}) |");
+            }
+            let _ = writeln!(out, "{row}");
+        }
+        let mut goal = "| goal (1/10 of `window-1`) |".to_string();
+        for c in &cells[3] {
+            match median(&c.0) {
+                Some(m) => {
+                    let _ = write!(goal, " ≤ {:.1} |", m as f64 / 10.0);
+                }
+                None => goal.push_str(" – |"),
+            }
+        }
+        let _ = writeln!(out, "{goal}\n");
+        let th: Vec<String> = FAIL_RATES
+            .iter()
+            .zip(&thresholds)
+            .map(|(f, h)| format!("{}: CUSUM {:.1}, SR {:.1}", pct(*f), h[0], h[1]))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Oracle thresholds (nats; `ln R` for SR), the largest healthy value: {}.\n",
+            th.join("; ")
+        );
+    }
+    out
+}
+
 /// The latency model's quantiles, for the report.
 fn latency_model_table(out: &mut String) {
     let _ = writeln!(
@@ -2345,6 +2526,11 @@ fn report(scale: u64, threads: usize) {
         "errors-issue",
         "Detection comparison, the issue's noise model (no error blips)",
         &|| report_errors_issue(scale, scale / 2, threads),
+    );
+    section(
+        "errors-oracle",
+        "Detection comparison, an oracle's bound on the issue's traces",
+        &|| report_errors_oracle(scale, scale / 2, threads),
     );
     section("latency", "Latency comparison", &|| {
         report_latency(scale / 2, scale / 5, threads)
