@@ -8,8 +8,8 @@
 //! default 1000), `DETECTION_TRACES=0` skips the comparison; `DETECTION_REPORT_ONLY=1` skips
 //! criterion; `DETECTION_THREADS=1` runs the simulation on one
 //! thread (default: all available cores; the figures do not depend on it);
-//! `DETECTION_SECTIONS=canary` (comma-separated `errors`, `errors-issue`, `latency`, `canary`,
-//! `canary-latency`; default all) runs only those sections of the comparison. Canary error
+//! `DETECTION_SECTIONS=canary` (comma-separated `errors`, `errors-issue`, `errors-oracle`,
+//! `latency`, `canary`, `canary-latency`; default all) runs only those sections of the comparison. Canary error
 //! traces are counted like latency traces (half as many healthy, a fifth as many failing),
 //! canary latency traces a fifth as many healthy and 2/25 as many failing (200 and 80 by
 //! default).
@@ -66,6 +66,14 @@
 //! `sequential-b5` (no persistence, `fast_burn = 5`); `sequential-reg2` (no persistence, no
 //! fast tier, built `with_baseline` on the prefix with `RegressionConfig` tolerance 2); and
 //! `sequential-p15s-b5` (the blip model's recommended configuration) for reference.
+//!
+//! # An oracle's bound (`errors-oracle`)
+//!
+//! On the same traces without blips: CUSUM and Shiryaev–Roberts detectors that know each
+//! second's healthy error rate and the failure rate of the column, with thresholds fitted to
+//! the healthy traces themselves (the largest value each statistic reaches on any of them, so
+//! no false alarm in-sample): a practical lower bound on any detector's delay at the rules'
+//! FPR. `window-1` and `sequential-reg2` run beside them on the same traces.
 //!
 //! # Latency traces
 //!
@@ -1611,32 +1619,12 @@ fn run_traces<T: Watched>(
     make: impl Fn(u64) -> T + Sync,
     rules: &[Box<dyn Rule<T>>],
 ) -> Vec<Run> {
-    let threads = threads.clamp(1, n.max(1) as usize) as u64;
-    let per = n.div_ceil(threads);
-    let make = &make;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|k| {
-                s.spawn(move || {
-                    (k * per..((k + 1) * per).min(n))
-                        .map(|i| {
-                            let t = make(i);
-                            Run {
-                                change: t.change(),
-                                alarms: rules.iter().flat_map(|r| r.alarms(&t)).collect(),
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| panic!("simulation thread panicked"))
-            })
-            .collect()
+    par_map(n, threads, |i| {
+        let t = make(i);
+        Run {
+            change: t.change(),
+            alarms: rules.iter().flat_map(|r| r.alarms(&t)).collect(),
+        }
     })
 }
 
@@ -2503,8 +2491,8 @@ fn main() {
 }
 
 /// Runs the comparison, prints it and writes it to `$CARGO_TARGET_DIR/detection-report.md`.
-/// `DETECTION_SECTIONS` (comma-separated `errors`, `errors-issue`, `latency`, `canary`,
-/// `canary-latency`; default all) picks the sections.
+/// `DETECTION_SECTIONS` (comma-separated `errors`, `errors-issue`, `errors-oracle`, `latency`,
+/// `canary`, `canary-latency`; default all) picks the sections.
 fn report(scale: u64, threads: usize) {
     let sections = std::env::var("DETECTION_SECTIONS").unwrap_or_default();
     let on = |name: &str| sections.is_empty() || sections.split(',').any(|s| s.trim() == name);
