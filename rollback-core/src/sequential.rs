@@ -75,11 +75,27 @@
 //! so validity is untouched.
 //!
 //! **Persistence (optional).** With `persistence = D > 0`, each step's log-likelihood ratio is
-//! capped at `c_t = (ln(m/α) + ln K − ln w_t) · Δt / D`, where `Δt` is the time since the
-//! previous observation. No burst shorter than about `D` can reach the threshold on its own,
-//! however many errors it has: a two-second error blip of a healthy service, which a 60-second
-//! SLA window would average away, is not a reason to roll back. The cost is a delay of at least
-//! `D` on real breaches. `D = 0` (the default) turns the cap off.
+//! capped at `c_t`, fixed before the step is seen, so that **no burst shorter than `D` can reach
+//! the threshold on its own**, however many errors it has: a two-second error blip of a healthy
+//! service, which a 60-second SLA window would average away, is not a reason to roll back.
+//! The cap is sized for the worst burst there is — one that hits the cap in every alternative
+//! of the grid and at every start point inside it, at once: with `N = D/Δt` steps of the
+//! current length `Δt` in the period, `c_t` solves
+//!
+//! ```text
+//! V · w_s · Σ_{i=1..N} e^{i·c_t} = 1/α
+//! ```
+//!
+//! where `V` is the capped tier's weight (1, or ½ with a fast-burn tier) and `w_s` the weight
+//! of the earliest start point a burst shorter than `D` that includes this step can have (the
+//! weights decrease, so that start is the heaviest). The guarantee assumes the burst starts
+//! from no evidence: evidence left from before it (a healthy stream's e-value hovers around 1,
+//! a little more after a near-miss) can shorten it by a step or so. The cost is a delay on real
+//! breaches: a breach that saturates the cap is declared after `D` once the watch has run for a
+//! few periods, and after up to about `1.5·D` in its first periods (where the earliest start
+//! point weighs much more than later ones, and the cap must assume the burst began there); a
+//! milder breach gives less than the cap per step and takes longer. `D = 0` (the default) turns
+//! the cap off.
 //!
 //! **Fast burn (optional).** Persistence treats every excursion alike, so a release that fails
 //! one request in eight waits `D` like one that fails one in a hundred. With `fast_burn = b > 1`
@@ -94,7 +110,7 @@
 //! Under the SLA null `p_t ≤ p0` we also have `p_t ≤ b·p0`, so the fast tier is a test
 //! supermartingale too, and so is the average: Ville's bound `P(∃t: E_t ≥ 1/α) ≤ α` holds
 //! against the SLA exactly as before. The price is `ln 2 ≈ 0.7` nats on the SLA tier (its cap
-//! is computed with weight `1/(2K)`). What changes is *which* alternatives escape persistence:
+//! is computed with `V = ½`). What changes is *which* alternatives escape persistence:
 //! only rates confidently above `b` times the SLA, an emergency at any duration (the
 //! multi-window burn-rate alerts of the SRE workbook page on a 14.4× or 6× burn within minutes
 //! and leave slower burns to longer windows). Excursions between `p0` and `b·p0` still need
@@ -130,7 +146,9 @@
 //!   fires. The verdict names the bound with the most evidence ("4.1 % slower than 250 ms vs
 //!   0.8 % before the deploy").
 //!
-//! Both use the persistence cap and no fast-burn tier. The null compares rates at different
+//! Both use the persistence cap and no fast-burn tier (each bound of the latency test is capped
+//! for `1/α_i`, not `J/α_i`: a burst that moves every bound at once must not cross within `D`
+//! either; a shift confined to one bound then needs about `D·(1 + ln J / ln(1/(α_i·w)))`). The null compares rates at different
 //! times (before and after the deploy), so diurnal drift between them is what `τ` must
 //! cover.
 //!
@@ -272,8 +290,9 @@ pub struct DetectorConfig {
     pub min_requests: u64,
     /// No latency breach from quantile samples before this many steps (default 5).
     pub min_samples: u64,
-    /// Shortest bad period that may cause a breach on its own (0 = off, the default). See the
-    /// module documentation.
+    /// Shortest bad period that may cause a breach on its own (0 = off, the default): no burst
+    /// shorter than this reaches the threshold, however bad; a sustained breach is declared
+    /// after about this long (up to 1.5× early in the watch). See the module documentation.
     #[serde(with = "humantime_serde")]
     pub persistence: Duration,
     /// Fast-burn multiple `b` (0 = off, the default; otherwise > 1): half the evidence budget
@@ -1422,13 +1441,10 @@ impl SequentialDetector {
             .config
             .regression
             .map_or(RegressionConfig::default().tolerance, |r| r.tolerance);
-        let cap = |t: &RateTest| -> Option<f64> {
-            if persistence.is_zero() {
-                None
-            } else {
-                Some(t.full_threshold() * dt.as_secs_f64() / persistence.as_secs_f64())
-            }
-        };
+        // Steps of this length in the persistence period (`None`: no persistence).
+        let period_steps =
+            (!persistence.is_zero()).then(|| persistence.as_secs_f64() / dt.as_secs_f64());
+        let cap = |t: &RateTest| period_steps.map(|n| t.persistence_cap(n, t.log_threshold));
         let c = cap(&self.error);
         if self.control.is_some() {
             let ctl = o
@@ -1479,14 +1495,10 @@ impl SequentialDetector {
             }
         }
         if let (Some(t), Some(h)) = (self.shift.as_mut(), &o.histogram) {
-            t.update(o.at, h, control_hist, cap);
+            t.update(o.at, h, control_hist, period_steps);
         }
         if let (Some(test), Some(l)) = (self.latency.as_mut(), self.config.latency) {
-            let c = if persistence.is_zero() {
-                None
-            } else {
-                Some(test.full_threshold() * dt.as_secs_f64() / persistence.as_secs_f64())
-            };
+            let c = period_steps.map(|n| test.persistence_cap(n, test.log_threshold));
             match l.source {
                 LatencySource::SlowCounts => {
                     if let Some(slow) = o.slow {
@@ -2000,8 +2012,8 @@ struct RateTest {
     log_threshold: f64,
     min_trials: u64,
     comps: Vec<Component>,
-    /// `−ln v` of an SLA-tier component (`ln K`, plus `ln 2` with a fast-burn tier).
-    ln_inv_v: f64,
+    /// `−ln V`, `V` the capped tier's total weight (`ln 2` with a fast-burn tier, else 0).
+    ln_inv_tier: f64,
     /// Steps with at least one trial (the change-point index).
     steps: u64,
     trials: u64,
@@ -2039,13 +2051,14 @@ impl RateTest {
             comps.append(&mut fast);
         }
         let ln_inv_v = -comps[0].ln_v;
+        let capped = comps.iter().filter(|c| c.capped).count() as f64;
         RateTest {
             p0,
             alpha,
             log_threshold: (1.0 / alpha).ln(),
             min_trials,
             comps,
-            ln_inv_v,
+            ln_inv_tier: ln_inv_v - capped.ln(),
             steps: 0,
             trials: 0,
             events: 0,
@@ -2136,7 +2149,6 @@ impl RateTest {
                 ..template.clone()
             })
             .collect();
-        t.ln_inv_v = -ln_v;
         t.paired = Some((ln0, ks));
         t
     }
@@ -2157,10 +2169,27 @@ impl RateTest {
         self.lrs = lrs;
     }
 
-    /// The evidence (nats) a single SLA-tier start at the next step needs:
-    /// `ln(1/α) − ln v − ln w`.
-    fn full_threshold(&self) -> f64 {
-        self.log_threshold + self.ln_inv_v - ln_weight(self.steps + 1)
+    /// The persistence cap for the next step (nats per step), when a period `D` spans `n`
+    /// steps of the current length: the largest per-step log-likelihood ratio `c` with which
+    /// the capped tier, starting from no evidence, stays below `e^ln_target` through `n`
+    /// steps even if every component of the tier and every start point inside the burst hits
+    /// the cap at every step — `V · w · Σ_{i=1..n} e^{i·c} = e^ln_target`, with `V` the tier's
+    /// weight and `w` the weight of the earliest start point such a burst can have (`n` steps
+    /// back: the weights decrease). `ln_target` is `ln(1/α)` for a test on
+    /// its own and `ln(1/α) − ln J` for one of the `J` bounds of the latency-shift test (whose
+    /// e-value is their average).
+    fn persistence_cap(&self, n: f64, ln_target: f64) -> f64 {
+        // A burst shorter than the period that includes the next step has at most
+        // `⌈n⌉ − 1` steps, so its earliest start point is `⌈n⌉ − 2` steps before the next one;
+        // that one weighs most (the weights decrease).
+        let k = if n.is_finite() {
+            n.ceil().max(1.0) as u64
+        } else {
+            1
+        };
+        let first = (self.steps + 3).saturating_sub(k).clamp(1, self.steps + 1);
+        let ln_m = ln_target + self.ln_inv_tier - ln_weight(first);
+        geometric_cap(n, ln_m)
     }
 
     fn update(&mut self, at: DateTime<Utc>, n: u64, x: u64, cap: Option<f64>) {
@@ -2270,8 +2299,9 @@ impl RateTest {
 struct ShiftTest {
     /// Histogram bounds (ms), ascending.
     bounds: Vec<f64>,
-    /// One test per bound, built at `alpha / J` so the persistence cap of each is the evidence
-    /// it would need alone.
+    /// One test per bound, built at `alpha / J` (their average crosses at `1/alpha`); each
+    /// bound's persistence cap is sized for `1/alpha`, what a burst moving every bound at once
+    /// needs.
     tests: Vec<RateTest>,
     alpha: f64,
     log_threshold: f64,
@@ -2321,14 +2351,17 @@ impl ShiftTest {
         at: DateTime<Utc>,
         h: &LatencyHistogram,
         control: Option<&LatencyHistogram>,
-        cap: impl Fn(&RateTest) -> Option<f64>,
+        period_steps: Option<f64>,
     ) {
         let n = h.total();
+        // Each bound's test is built at alpha / J; the average crosses at 1/alpha, which a
+        // burst moving every bound at once reaches when each bound reaches it.
+        let ln_j = (self.tests.len() as f64).ln();
         for (le, t) in self.bounds.iter().zip(self.tests.iter_mut()) {
             let Some(slow) = h.slower_than(*le) else {
                 continue;
             };
-            let c = cap(t);
+            let c = period_steps.map(|steps| t.persistence_cap(steps, t.log_threshold - ln_j));
             if t.paired.is_some() {
                 let (nr, xr) = control
                     .and_then(|ch| Some((ch.total(), ch.slower_than(*le)?)))
@@ -2472,6 +2505,42 @@ fn conditional_lrs(
 }
 
 /// `ln w_j`, `w_j = ln 2 · (1/ln(j+1) − 1/ln(j+2))`, computed without cancellation.
+/// `ln Σ_{i=1..n} e^{i·c}` for `c ≥ 0` (`n` may be fractional: `e^c (e^{c·n} − 1)/(e^c − 1)`,
+/// `ln n` at `c = 0`).
+fn ln_geometric_sum(c: f64, n: f64) -> f64 {
+    if c <= 0.0 {
+        return n.ln();
+    }
+    c + (c * n).exp_m1().ln() - c.exp_m1().ln()
+}
+
+/// The `c ≥ 0` with `ln Σ_{i=1..n} e^{i·c} = ln_m`: 0 when even `c = 0` reaches it (or `n` is
+/// not finite), the whole of `ln_m` when one step is longer than the period (`n ≤ 1`).
+/// Newton's method from above: for `n ≥ 1` the left-hand side is increasing and convex in `c`
+/// (its slope grows from `(n+1)/2` to `n`), so the iterates fall monotonically onto the root;
+/// a few steps reach 1e-9 nats (the cap needs no more: any cap fixed before the step keeps
+/// the test valid).
+fn geometric_cap(n: f64, ln_m: f64) -> f64 {
+    if !n.is_finite() {
+        return 0.0;
+    }
+    let n = n.max(1.0);
+    if n.ln() >= ln_m {
+        return 0.0;
+    }
+    // The slope is at least (n+1)/2: this start is at or above the root.
+    let mut c = 2.0 * (ln_m - n.ln()) / (n + 1.0);
+    for _ in 0..50 {
+        let h = ln_geometric_sum(c, n) - ln_m;
+        if h.abs() < 1e-9 || c <= 0.0 {
+            break;
+        }
+        let slope = 1.0 + n / -(-c * n).exp_m1() - 1.0 / -(-c).exp_m1();
+        c = (c - h / slope).max(0.0);
+    }
+    c
+}
+
 fn ln_weight(j: u64) -> f64 {
     let j = j as f64;
     let a = (j + 1.0).ln();
@@ -3735,5 +3804,72 @@ mod tests {
         let text = toml::to_string(&cfg).unwrap();
         let back: DetectorConfig = crate::policy::toml_de(&text).unwrap();
         assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn no_burst_shorter_than_the_persistence_period_crosses_and_a_sustained_one_does() {
+        // Bursts that saturate the cap of every alternative and every start point (every
+        // request fails / is slower than every bound), after `start` healthy steps. For 1 s and
+        // 10 s steps, periods of 15 s and 60 s, bursts early and late in the watch: the longest
+        // burst shorter than the period never crosses; a sustained one crosses within 1.5 × the
+        // period plus a step (the documented bound: the cap guards against the heaviest start
+        // point a burst could have, so early in the watch it is conservative).
+        let base = baseline_of(100_000, 100, Some(&HEALTHY));
+        let all_slow = [0.0, 0.0, 0.0, 0.0, 0.0, 1.0];
+        for (step_s, d_s) in [(1i64, 15i64), (10, 60), (10, 15)] {
+            for start in [0i64, 12, 600] {
+                let sla = DetectorConfig {
+                    persistence: Duration::from_secs(d_s as u64),
+                    step: Duration::from_secs(step_s as u64),
+                    ..config(0.01, 0.005)
+                };
+                let shift = DetectorConfig {
+                    persistence: Duration::from_secs(d_s as u64),
+                    step: Duration::from_secs(step_s as u64),
+                    ..regression_config(0.01, 0.2)
+                };
+                // Steps until the detector breaches (None within 3 periods).
+                let first_breach = |errors_in_burst: bool| {
+                    let mut rng = Rng(7);
+                    let mut d = if errors_in_burst {
+                        SequentialDetector::new(sla.clone()).unwrap()
+                    } else {
+                        SequentialDetector::with_baseline(shift.clone(), base.clone()).unwrap()
+                    };
+                    for s in 0..start {
+                        let h = histogram(&mut rng, 1000, &BOUNDS, &HEALTHY);
+                        d.observe(Observation::counts(at(s * step_s), 1000, 1).with_histogram(h))
+                            .unwrap();
+                    }
+                    for k in 1..=3 * d_s / step_s {
+                        let s = start + k - 1;
+                        let (errors, probs) = if errors_in_burst {
+                            (1000, &HEALTHY)
+                        } else {
+                            (1, &all_slow)
+                        };
+                        let h = histogram(&mut rng, 1000, &BOUNDS, probs);
+                        d.observe(
+                            Observation::counts(at(s * step_s), 1000, errors).with_histogram(h),
+                        )
+                        .unwrap();
+                        if d.breached() {
+                            return Some(k * step_s);
+                        }
+                    }
+                    None
+                };
+                for (errors, what) in [(true, "error rate"), (false, "latency shift")] {
+                    let crossed = first_breach(errors).unwrap_or_else(|| {
+                        panic!("{what}: a sustained burst from step {start} never crossed")
+                    });
+                    assert!(
+                        crossed >= d_s && crossed as f64 <= 1.5 * d_s as f64 + step_s as f64,
+                        "{what}, {step_s} s steps, period {d_s} s, burst from step {start}: \
+                         crossed after {crossed} s"
+                    );
+                }
+            }
+        }
     }
 }
