@@ -1444,8 +1444,11 @@ impl SequentialDetector {
         // Steps of this length in the persistence period (`None`: no persistence).
         let period_steps =
             (!persistence.is_zero()).then(|| persistence.as_secs_f64() / dt.as_secs_f64());
-        let cap = |t: &RateTest| period_steps.map(|n| t.persistence_cap(n, t.log_threshold));
-        let c = cap(&self.error);
+        let cap = |t: &mut RateTest| {
+            let ln_target = t.log_threshold;
+            period_steps.map(|n| t.persistence_cap(n, ln_target))
+        };
+        let c = cap(&mut self.error);
         if self.control.is_some() {
             let ctl = o
                 .control
@@ -1498,7 +1501,8 @@ impl SequentialDetector {
             t.update(o.at, h, control_hist, period_steps);
         }
         if let (Some(test), Some(l)) = (self.latency.as_mut(), self.config.latency) {
-            let c = period_steps.map(|n| test.persistence_cap(n, test.log_threshold));
+            let ln_target = test.log_threshold;
+            let c = period_steps.map(|n| test.persistence_cap(n, ln_target));
             match l.source {
                 LatencySource::SlowCounts => {
                     if let Some(slow) = o.slow {
@@ -2014,6 +2018,8 @@ struct RateTest {
     comps: Vec<Component>,
     /// `−ln V`, `V` the capped tier's total weight (`ln 2` with a fast-burn tier, else 0).
     ln_inv_tier: f64,
+    /// The last persistence cap, `(n, c)`: the next one starts its search from it.
+    last_cap: Option<(f64, f64)>,
     /// Steps with at least one trial (the change-point index).
     steps: u64,
     trials: u64,
@@ -2059,6 +2065,7 @@ impl RateTest {
             min_trials,
             comps,
             ln_inv_tier: ln_inv_v - capped.ln(),
+            last_cap: None,
             steps: 0,
             trials: 0,
             events: 0,
@@ -2178,7 +2185,7 @@ impl RateTest {
     /// back: the weights decrease). `ln_target` is `ln(1/α)` for a test on
     /// its own and `ln(1/α) − ln J` for one of the `J` bounds of the latency-shift test (whose
     /// e-value is their average).
-    fn persistence_cap(&self, n: f64, ln_target: f64) -> f64 {
+    fn persistence_cap(&mut self, n: f64, ln_target: f64) -> f64 {
         // A burst shorter than the period that includes the next step has at most
         // `⌈n⌉ − 1` steps, so its earliest start point is `⌈n⌉ − 2` steps before the next one;
         // that one weighs most (the weights decrease).
@@ -2189,7 +2196,11 @@ impl RateTest {
         };
         let first = (self.steps + 3).saturating_sub(k).clamp(1, self.steps + 1);
         let ln_m = ln_target + self.ln_inv_tier - ln_weight(first);
-        geometric_cap(n, ln_m)
+        // The weights change slowly, so the last cap (same period) is a close first guess.
+        let guess = self.last_cap.filter(|(m, _)| *m == n).map(|(_, c)| c);
+        let c = geometric_cap(n, ln_m, guess);
+        self.last_cap = Some((n, c));
+        c
     }
 
     fn update(&mut self, at: DateTime<Utc>, n: u64, x: u64, cap: Option<f64>) {
@@ -2357,11 +2368,21 @@ impl ShiftTest {
         // Each bound's test is built at alpha / J; the average crosses at 1/alpha, which a
         // burst moving every bound at once reaches when each bound reaches it.
         let ln_j = (self.tests.len() as f64).ln();
+        let mut cached: Option<(u64, f64)> = None;
         for (le, t) in self.bounds.iter().zip(self.tests.iter_mut()) {
             let Some(slow) = h.slower_than(*le) else {
                 continue;
             };
-            let c = period_steps.map(|steps| t.persistence_cap(steps, t.log_threshold - ln_j));
+            // The bounds' tests differ only in their counts: one cap per step index.
+            let c = period_steps.map(|steps| match cached {
+                Some((at_step, c)) if at_step == t.steps => c,
+                _ => {
+                    let ln_target = t.log_threshold - ln_j;
+                    let c = t.persistence_cap(steps, ln_target);
+                    cached = Some((t.steps, c));
+                    c
+                }
+            });
             if t.paired.is_some() {
                 let (nr, xr) = control
                     .and_then(|ch| Some((ch.total(), ch.slower_than(*le)?)))
@@ -2520,7 +2541,7 @@ fn ln_geometric_sum(c: f64, n: f64) -> f64 {
 /// (its slope grows from `(n+1)/2` to `n`), so the iterates fall monotonically onto the root;
 /// a few steps reach 1e-9 nats (the cap needs no more: any cap fixed before the step keeps
 /// the test valid).
-fn geometric_cap(n: f64, ln_m: f64) -> f64 {
+fn geometric_cap(n: f64, ln_m: f64, guess: Option<f64>) -> f64 {
     if !n.is_finite() {
         return 0.0;
     }
@@ -2528,8 +2549,12 @@ fn geometric_cap(n: f64, ln_m: f64) -> f64 {
     if n.ln() >= ln_m {
         return 0.0;
     }
-    // The slope is at least (n+1)/2: this start is at or above the root.
-    let mut c = 2.0 * (ln_m - n.ln()) / (n + 1.0);
+    // The slope is at least (n+1)/2, so this start is at or above the root; from a guess
+    // below it, the first Newton step lands above it (convexity), and from there on the
+    // iterates fall onto it.
+    let mut c = guess
+        .filter(|g| g.is_finite() && *g > 0.0)
+        .unwrap_or(2.0 * (ln_m - n.ln()) / (n + 1.0));
     for _ in 0..50 {
         let h = ln_geometric_sum(c, n) - ln_m;
         if h.abs() < 1e-9 || c <= 0.0 {
