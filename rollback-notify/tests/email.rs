@@ -22,15 +22,22 @@ fn server_env<const N: usize>(vars: [&str; N]) -> Option<[String; N]> {
     if values.iter().all(Option::is_some) {
         return Some(values.map(Option::unwrap_or_default));
     }
-    let names = vars.join(", ");
+    let missing: Vec<&str> = vars
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    let missing = missing.join(", ");
     if std::env::var_os("CI").is_some() {
         panic!(
-            "CI is set but not all of {names} are: start the SMTP servers with scripts/ci/smtp.sh"
+            "CI is set but these are not: {missing}; start the SMTP servers with \
+             scripts/ci/smtp.sh"
         );
     }
     eprintln!(
-        "skipping: {names} are not all set (run `eval \"$(bash scripts/ci/smtp.sh)\"` to start \
-         local SMTP servers)"
+        "skipping: not set: {missing} (run `eval \"$(bash scripts/ci/smtp.sh)\"` to start local \
+         SMTP servers)"
     );
     None
 }
