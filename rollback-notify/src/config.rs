@@ -333,6 +333,12 @@ mod email_cfg {
             /// `starttls` (default), `tls`, or `none` (loopback hosts only).
             #[serde(default)]
             pub tls: EmailTls,
+            /// A PEM file with one or more CA certificates to trust for this server, in addition
+            /// to the system's roots: for a relay whose certificate is issued by an internal CA.
+            /// Only with `tls = "starttls"` or `"tls"`; read and checked when the channel is
+            /// built.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub ca_file: Option<std::path::PathBuf>,
             /// SMTP user name (needs `password_env`).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub username: Option<String>,

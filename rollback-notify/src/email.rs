@@ -2,17 +2,24 @@
 //!
 //! Connections use STARTTLS (required, the default) or implicit TLS; a plain connection is
 //! accepted only to a loopback host (a local relay), so credentials and reports never cross a
-//! network unencrypted. The report attached is the file at [`Event::report_path`] when that is a
-//! readable file (at most 10 MiB), else [`Event::report_markdown`] as `report.md`.
+//! network unencrypted. The server's certificate is checked against the system's roots plus,
+//! for a relay with a certificate from an internal CA, the CA certificates in `ca_file` (PEM,
+//! read and checked when the channel is built); there is no switch that accepts an unverified
+//! certificate. A certificate that does not verify fails at once (retrying cannot help). With
+//! `username` + `password_env` the channel authenticates (PLAIN or LOGIN, whichever the server
+//! offers) after TLS is up; the password is a [`Secret`], absent from errors, logs and `Debug`.
+//!
+//! The report attached is the file at [`Event::report_path`] when that is a readable file (at
+//! most 10 MiB), else [`Event::report_markdown`] as `report.md`.
 
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rollback_core::{Error, ErrorKind, Event, EventKind, Notifier, Result};
 use tokio::time::Instant;
@@ -25,6 +32,8 @@ use crate::secret::{EnvLookup, Redactor, Secret};
 
 /// The largest report file attached.
 pub const MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
+/// The largest `ca_file` read.
+pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Sends rollback events by email.
 pub struct EmailNotifier {
@@ -35,6 +44,8 @@ pub struct EmailNotifier {
     host: String,
     port: u16,
     tls: EmailTls,
+    /// `ca_file` and the certificates read from it.
+    root_ca: Option<(PathBuf, Certificate)>,
     credentials: Option<(String, Secret)>,
     from: Mailbox,
     to: Vec<Mailbox>,
@@ -51,6 +62,7 @@ impl std::fmt::Debug for EmailNotifier {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("tls", &self.tls)
+            .field("ca_file", &self.root_ca.as_ref().map(|(p, _)| p))
             .field("username", &self.credentials.as_ref().map(|(u, _)| u))
             .field("password", &self.credentials.as_ref().map(|_| "***"))
             .field("to", &self.to.len())
@@ -95,6 +107,16 @@ impl EmailNotifier {
                  (port 465)"
             )));
         }
+        let root_ca = match &config.ca_file {
+            None => None,
+            Some(_) if config.tls == EmailTls::None => {
+                return Err(Error::invalid_input(
+                    "`ca_file` is set but `tls = \"none\"` makes no TLS connection: use \
+                     `tls = \"starttls\"` or `tls = \"tls\"`, or drop `ca_file`",
+                ))
+            }
+            Some(path) => Some((path.clone(), read_ca_file(path, &host)?)),
+        };
         let port = config.port.unwrap_or(match config.tls {
             EmailTls::Starttls => 587,
             EmailTls::Tls => 465,
@@ -134,6 +156,7 @@ impl EmailNotifier {
             host,
             port,
             tls: config.tls,
+            root_ca,
             credentials,
             from,
             to,
@@ -159,7 +182,11 @@ impl EmailNotifier {
         let tls = match self.tls {
             EmailTls::None => Tls::None,
             EmailTls::Starttls | EmailTls::Tls => {
-                let params = TlsParameters::new(self.host.clone()).map_err(|e| {
+                let mut params = TlsParameters::builder(self.host.clone());
+                if let Some((_, ca)) = &self.root_ca {
+                    params = params.add_root_certificate(ca.clone());
+                }
+                let params = params.build().map_err(|e| {
                     self.error(
                         ErrorKind::InvalidInput,
                         "connect",
@@ -187,6 +214,7 @@ impl EmailNotifier {
     fn smtp_error(&self, e: &lettre::transport::smtp::Error) -> Error {
         let text = crate::error_chain(e);
         let code = e.status().map(|c| c.to_string()).unwrap_or_default();
+        let tls_failed = e.is_tls() || is_tls_failure(e);
         let (kind, temporary, what) = if e.is_permanent() {
             match code.as_str() {
                 "530" | "534" | "535" | "538" => (
@@ -218,12 +246,18 @@ impl EmailNotifier {
                 true,
                 "the server did not answer in time",
             )
-        } else if e.is_tls() {
+        } else if tls_failed {
             (ErrorKind::Unavailable, false, "the TLS handshake failed")
         } else {
             (ErrorKind::Unavailable, true, "could not talk to the server")
         };
-        self.error(kind, "send", &format!("{what}: {text}"))
+        let hint = if tls_failed && self.root_ca.is_none() && text.contains("certificate") {
+            " (if the server's certificate is issued by a private CA, set `ca_file` to that \
+             CA's certificate in PEM)"
+        } else {
+            ""
+        };
+        self.error(kind, "send", &format!("{what}: {text}{hint}"))
             .set_temporary(temporary)
             .with_context("server", format!("{}:{}", self.host, self.port))
     }
@@ -284,6 +318,59 @@ impl EmailNotifier {
             )
         })
     }
+}
+
+/// Reads `ca_file`: one or more PEM certificates, each usable as a trusted root.
+fn read_ca_file(path: &Path, host: &str) -> Result<Certificate> {
+    let bad = |what: String| {
+        Error::invalid_input(format!(
+            "`ca_file` = {path:?} {what}: expected a PEM file with the certificate(s) of the CA \
+             that issued the SMTP server's certificate (`-----BEGIN CERTIFICATE-----` blocks)"
+        ))
+    };
+    let meta = std::fs::metadata(path).map_err(|e| bad(format!("cannot be read ({e})")))?;
+    if !meta.is_file() {
+        return Err(bad("is not a regular file".to_owned()));
+    }
+    if meta.len() > MAX_CA_FILE_BYTES {
+        return Err(bad(format!(
+            "is {} bytes, more than a CA file's {MAX_CA_FILE_BYTES}",
+            meta.len()
+        )));
+    }
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot be read ({e})")))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(bad("holds no PEM certificate".to_owned()));
+    }
+    let cert = Certificate::from_pem(&pem).map_err(|e| bad(format!("is not valid PEM ({e})")))?;
+    // Parses every certificate as a trust anchor, as each connection will.
+    TlsParameters::builder(host.to_owned())
+        .add_root_certificate(cert.clone())
+        .build()
+        .map_err(|e| {
+            bad(format!(
+                "holds a certificate that cannot be used as a trusted root ({})",
+                crate::error_chain(&e)
+            ))
+        })?;
+    Ok(cert)
+}
+
+/// Whether a connection error is a failed TLS handshake. lettre reports a handshake that
+/// rustls rejected (an untrusted certificate, a name mismatch, a server that does not speak
+/// TLS) as a connection error, around tokio-rustls's `InvalidData` I/O error; retrying it
+/// cannot help.
+fn is_tls_failure(e: &lettre::transport::smtp::Error) -> bool {
+    let mut cur = std::error::Error::source(e);
+    while let Some(s) = cur {
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
+        {
+            return true;
+        }
+        cur = s.source();
+    }
+    false
 }
 
 /// Escapes text for HTML.

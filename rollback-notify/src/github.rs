@@ -8,6 +8,12 @@
 //! so an incident never gets a second issue; a later event of the same incident becomes a
 //! comment instead (unless `comment_on_update = false`).
 //!
+//! A create whose answer is lost (no answer within `attempt_timeout`, a dropped connection, a
+//! 5xx) may have opened the issue anyway, so it is not simply sent again: before each retry the
+//! channel looks for the marker once more and reuses the issue it finds. The search API indexes
+//! new issues with a delay, so this look-up is reliable with a label (the default) and
+//! best-effort without one.
+//!
 //! Only finished rollbacks (`Succeeded`, `Failed`) are filed.
 
 use std::collections::HashMap;
@@ -22,7 +28,7 @@ use tokio::sync::Mutex;
 use crate::config::{secret, GithubConfig};
 use crate::filter::EventFilter;
 use crate::format;
-use crate::http::{bearer, join_path, parse_url, HttpChannel, HttpResponse, Verdict};
+use crate::http::{bearer, join_path, parse_url, HttpChannel, HttpResponse, Sent, Verdict};
 use crate::secret::{EnvLookup, Redactor, Secret};
 
 /// The public API's base URL.
@@ -60,6 +66,14 @@ impl std::fmt::Debug for GithubNotifier {
             .field("token", &"***")
             .finish_non_exhaustive()
     }
+}
+
+/// How the incident's issue came to be.
+enum Created {
+    /// This call opened it.
+    New(u64),
+    /// An earlier attempt whose answer was lost had opened it; found by its marker.
+    Found(u64),
 }
 
 /// The marker put in the issue body to find it again.
@@ -255,7 +269,8 @@ impl GithubNotifier {
             .and_then(|i| i.get("number").and_then(Value::as_u64)))
     }
 
-    async fn create_issue(&self, event: &Event, marker: &str) -> Result<u64> {
+    /// Opens the incident's issue; see [`Created`].
+    async fn create_issue(&self, event: &Event, marker: &str, key: &str) -> Result<Created> {
         let report = match &event.report_markdown {
             Some(md) if !md.trim().is_empty() => md.clone(),
             _ => format::markdown(event, 10),
@@ -282,9 +297,11 @@ impl GithubNotifier {
             )
         })?;
         let url = join_path(&self.api, &["repos", &self.owner, &self.repo, "issues"]);
-        let resp = self
+        // A create whose answer was lost (a timeout, a 502 from GitHub's front end) may have
+        // opened the issue all the same: before sending it again, look for the marker.
+        let sent = self
             .http
-            .send(
+            .send_guarded(
                 "create_issue",
                 |c| {
                     Ok(self
@@ -293,12 +310,18 @@ impl GithubNotifier {
                         .body(payload.clone()))
                 },
                 |r| self.verdict("create_issue", r),
+                || self.find_existing(marker, key),
             )
             .await
             .map_err(|e| e.with_context("repository", format!("{}/{}", self.owner, self.repo)))?;
+        let resp = match sent {
+            Sent::Response(resp) => resp,
+            Sent::Found(number) => return Ok(Created::Found(number)),
+        };
         self.parse_json("create_issue", &resp)?
             .get("number")
             .and_then(Value::as_u64)
+            .map(Created::New)
             .ok_or_else(|| {
                 self.http.error(
                     ErrorKind::Backend,
@@ -375,11 +398,21 @@ impl Notifier for GithubNotifier {
                     tracing::info!(channel = %self.name, issue = number, "incident already has an issue");
                 }
             }
-            None => {
-                let number = self.create_issue(event, &marker).await?;
-                known.insert(key, number);
-                tracing::info!(channel = %self.name, issue = number, "created an issue");
-            }
+            None => match self.create_issue(event, &marker, &key).await? {
+                Created::New(number) => {
+                    known.insert(key, number);
+                    tracing::info!(channel = %self.name, issue = number, "created an issue");
+                }
+                Created::Found(number) => {
+                    // The issue holds this event's report already: no comment.
+                    known.insert(key, number);
+                    tracing::info!(
+                        channel = %self.name,
+                        issue = number,
+                        "an earlier create whose answer was lost had opened the issue: reusing it"
+                    );
+                }
+            },
         }
         Ok(())
     }

@@ -48,6 +48,27 @@ pub(crate) enum Verdict {
     Fail(Error),
 }
 
+/// What [`HttpChannel::send_guarded`] ended with.
+pub(crate) enum Sent<T> {
+    /// The server accepted this attempt.
+    Response(HttpResponse),
+    /// The recheck found the effect of an earlier attempt whose answer was lost.
+    Found(T),
+}
+
+/// Why one attempt did not succeed.
+enum Failed {
+    /// Not worth retrying.
+    Permanent(Error),
+    /// Worth retrying, after the provider's wait if it gave one.
+    Temporary {
+        error: Error,
+        retry_after: Option<Duration>,
+        /// Whether the server may have applied the request although the attempt failed.
+        may_have_reached: bool,
+    },
+}
+
 /// One HTTP channel's client, name, retry policy and redactor.
 #[derive(Clone)]
 pub(crate) struct HttpChannel {
@@ -180,6 +201,9 @@ impl HttpChannel {
 
     /// Sends a request built by `build` (called once per attempt), retrying temporary failures
     /// within the policy's budget; `classify` decides what a response means.
+    ///
+    /// Only for requests that may safely be repeated: a request that creates something uses
+    /// [`HttpChannel::send_guarded`].
     pub(crate) async fn send<B, C>(
         &self,
         op: &'static str,
@@ -190,71 +214,119 @@ impl HttpChannel {
         B: Fn(&reqwest::Client) -> Result<reqwest::RequestBuilder>,
         C: Fn(&HttpResponse) -> Verdict,
     {
+        let never = || std::future::ready(Ok(None::<std::convert::Infallible>));
+        match self.send_guarded(op, build, classify, never).await? {
+            Sent::Response(resp) => Ok(resp),
+            Sent::Found(never) => match never {},
+        }
+    }
+
+    /// Like [`HttpChannel::send`], for a request that must not take effect twice (creating an
+    /// issue). Once an attempt failed in a way that may have reached the server anyway (no
+    /// answer in time, the connection dropped after the request went out, a 5xx from a proxy
+    /// in front of a backend that did the work), every later attempt first calls `recheck`,
+    /// which looks for the effect of the earlier attempt: `Ok(Some(found))` ends the delivery
+    /// with [`Sent::Found`] instead of sending again, `Ok(None)` sends again, and a temporary
+    /// error counts as a failed attempt (nothing is sent until a recheck has answered). When
+    /// the budget runs out in that state, the error says that the outcome is unknown.
+    pub(crate) async fn send_guarded<B, C, R, F, T>(
+        &self,
+        op: &'static str,
+        build: B,
+        classify: C,
+        mut recheck: R,
+    ) -> Result<Sent<T>>
+    where
+        B: Fn(&reqwest::Client) -> Result<reqwest::RequestBuilder>,
+        C: Fn(&HttpResponse) -> Verdict,
+        R: FnMut() -> F,
+        F: std::future::Future<Output = Result<Option<T>>>,
+    {
         let started = Instant::now();
         let deadline = started + self.retry.get_timeout();
         let mut retry: u32 = 0;
+        // Whether an earlier attempt may have been applied by the server.
+        let mut uncertain = false;
+        let unknown = |e: Error, uncertain: bool| {
+            if uncertain {
+                e.with_context(
+                    "outcome",
+                    "unknown: an earlier attempt may have been applied by the server",
+                )
+            } else {
+                e
+            }
+        };
         loop {
             let now = Instant::now();
             let remaining = deadline.saturating_duration_since(now);
             if remaining.is_zero() {
-                return Err(self.timed_out(op, self.retry.get_timeout(), retry));
+                return Err(unknown(
+                    self.timed_out(op, self.retry.get_timeout(), retry),
+                    uncertain,
+                ));
             }
-            let attempt_budget = remaining.min(self.retry.get_attempt_timeout());
-            let request = build(&self.client)?;
-            let attempt = async {
-                let resp = request.send().await?;
-                let status = resp.status();
-                let headers = resp.headers().clone();
-                let body = resp.bytes().await?.to_vec();
-                Ok::<_, reqwest::Error>(HttpResponse {
-                    status,
-                    headers,
-                    body,
-                })
+            let checked = if uncertain {
+                match recheck().await {
+                    Ok(Some(found)) => {
+                        tracing::info!(
+                            channel = %self.name,
+                            op,
+                            attempt = retry + 1,
+                            "an earlier attempt had been applied: not sending again"
+                        );
+                        return Ok(Sent::Found(found));
+                    }
+                    Ok(None) => None,
+                    Err(e) if e.is_temporary() => Some(e),
+                    Err(e) => return Err(unknown(e.with_context("attempts", retry), true)),
+                }
+            } else {
+                None
             };
-            let (err, retry_after) = match tokio::time::timeout(attempt_budget, attempt).await {
-                Err(_) => (
-                    self.error(
-                        ErrorKind::TimedOut,
-                        op,
-                        &format!(
-                            "no response within {}",
-                            humantime::format_duration(attempt_budget)
-                        ),
-                    )
-                    .temporary(),
-                    None,
-                ),
-                Ok(Err(e)) => (self.transport_error(op, e), None),
-                Ok(Ok(resp)) => {
-                    tracing::debug!(channel = %self.name, op, status = resp.status.as_u16(), attempt = retry + 1, "response");
-                    match classify(&resp) {
-                        Verdict::Done => return Ok(resp),
-                        Verdict::Fail(e) => return Err(e),
-                        Verdict::RetryIn(e, wait) => (e, Some(wait)),
-                        Verdict::Retry(e) => {
-                            let ra = resp
-                                .headers
-                                .get(RETRY_AFTER)
-                                .and_then(|v| v.to_str().ok())
-                                .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                            (e, ra)
+            let (err, retry_after) = match checked {
+                Some(e) => (e, None),
+                None => {
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    if remaining.is_zero() {
+                        return Err(unknown(
+                            self.timed_out(op, self.retry.get_timeout(), retry),
+                            uncertain,
+                        ));
+                    }
+                    let attempt_budget = remaining.min(self.retry.get_attempt_timeout());
+                    match self
+                        .attempt(op, &build, &classify, attempt_budget, retry)
+                        .await
+                    {
+                        Ok(resp) => return Ok(Sent::Response(resp)),
+                        Err(Failed::Permanent(e)) => return Err(unknown(e, uncertain)),
+                        Err(Failed::Temporary {
+                            error,
+                            retry_after,
+                            may_have_reached,
+                        }) => {
+                            uncertain |= may_have_reached;
+                            (error, retry_after)
                         }
                     }
                 }
             };
             if !err.is_temporary() || retry >= self.retry.get_max_retries() {
-                return Err(err.with_context("attempts", retry + 1));
+                return Err(unknown(err.with_context("attempts", retry + 1), uncertain));
             }
             let wait = self.retry.wait_before_retry(retry, retry_after);
             if Instant::now() + wait >= deadline {
-                return Err(err.with_context("attempts", retry + 1).with_context(
-                    "gave_up",
-                    format!(
-                        "waiting {} more would exceed the {} budget",
-                        humantime::format_duration(wait),
-                        humantime::format_duration(self.retry.get_timeout())
+                return Err(unknown(
+                    err.with_context("attempts", retry + 1).with_context(
+                        "gave_up",
+                        format!(
+                            "waiting {} more would exceed the {} budget",
+                            humantime::format_duration(wait),
+                            humantime::format_duration(self.retry.get_timeout())
+                        ),
                     ),
+                    uncertain,
                 ));
             }
             tracing::warn!(
@@ -267,6 +339,80 @@ impl HttpChannel {
             );
             tokio::time::sleep(wait).await;
             retry += 1;
+        }
+    }
+
+    /// One attempt within `budget`: the response when `classify` accepts it, else why not.
+    async fn attempt<B, C>(
+        &self,
+        op: &'static str,
+        build: &B,
+        classify: &C,
+        budget: Duration,
+        retry: u32,
+    ) -> std::result::Result<HttpResponse, Failed>
+    where
+        B: Fn(&reqwest::Client) -> Result<reqwest::RequestBuilder>,
+        C: Fn(&HttpResponse) -> Verdict,
+    {
+        let request = build(&self.client).map_err(Failed::Permanent)?;
+        let attempt = async {
+            let resp = request.send().await?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>(HttpResponse {
+                status,
+                headers,
+                body,
+            })
+        };
+        let (error, retry_after, may_have_reached) = match tokio::time::timeout(budget, attempt)
+            .await
+        {
+            // The request may have been sent and applied; only its answer is missing.
+            Err(_) => (
+                self.error(
+                    ErrorKind::TimedOut,
+                    op,
+                    &format!("no response within {}", humantime::format_duration(budget)),
+                )
+                .temporary(),
+                None,
+                true,
+            ),
+            Ok(Err(e)) => {
+                // A refused or failed connection never carried the request.
+                let reached = !e.is_connect() && !e.is_builder();
+                (self.transport_error(op, e), None, reached)
+            }
+            Ok(Ok(resp)) => {
+                tracing::debug!(channel = %self.name, op, status = resp.status.as_u16(), attempt = retry + 1, "response");
+                match classify(&resp) {
+                    Verdict::Done => return Ok(resp),
+                    Verdict::Fail(e) => return Err(Failed::Permanent(e)),
+                    // A 5xx may come from a proxy whose backend did the work; 408, 429 and
+                    // rate limits say that the request was not processed.
+                    Verdict::RetryIn(e, wait) => (e, Some(wait), resp.status.is_server_error()),
+                    Verdict::Retry(e) => {
+                        let ra = resp
+                            .headers
+                            .get(RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+                        (e, ra, resp.status.is_server_error())
+                    }
+                }
+            }
+        };
+        if error.is_temporary() {
+            Err(Failed::Temporary {
+                error,
+                retry_after,
+                may_have_reached,
+            })
+        } else {
+            Err(Failed::Permanent(error.with_context("attempts", retry + 1)))
         }
     }
 

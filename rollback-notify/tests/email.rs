@@ -1,7 +1,10 @@
-//! Email against a REAL SMTP server (aiosmtpd writing a maildir; `scripts/ci/smtp.sh` starts
-//! one). The server's address comes from `ROLLBACK_TEST_SMTP` (host:port) and the maildir from
-//! `ROLLBACK_TEST_SMTP_MAILDIR`. Without them the tests are skipped, except under `CI`, where a
-//! missing server is a failure.
+//! Email against REAL SMTP servers (aiosmtpd; `scripts/ci/smtp.sh` starts them): plain SMTP
+//! writing a maildir, and two servers that require AUTH, one behind STARTTLS (AUTH LOGIN) and one
+//! with implicit TLS (AUTH PLAIN), whose certificate comes from a throwaway CA. Their addresses
+//! come from `ROLLBACK_TEST_SMTP` (host:port) and `ROLLBACK_TEST_SMTP_MAILDIR`, and
+//! `ROLLBACK_TEST_SMTP_STARTTLS`, `ROLLBACK_TEST_SMTP_TLS`, `ROLLBACK_TEST_SMTP_TLS_MAILDIR`,
+//! `ROLLBACK_TEST_SMTP_CA`, `ROLLBACK_TEST_SMTP_USER` and `ROLLBACK_TEST_SMTP_PASSWORD`. Without
+//! them the tests are skipped, except under `CI`, where a missing server is a failure.
 
 mod common;
 
@@ -13,34 +16,93 @@ use mailparse::{parse_mail, MailHeaderMap, ParsedMail};
 use rollback_core::{ErrorKind, EventKind, Notifier};
 use rollback_notify::{EmailConfig, EmailNotifier};
 
-fn smtp_server() -> Option<(String, u16, PathBuf)> {
-    let addr = std::env::var("ROLLBACK_TEST_SMTP").ok();
-    let dir = std::env::var("ROLLBACK_TEST_SMTP_MAILDIR").ok();
-    match (addr, dir) {
-        (Some(addr), Some(dir)) => {
-            let (host, port) = addr
-                .rsplit_once(':')
-                .expect("ROLLBACK_TEST_SMTP is host:port");
-            Some((
-                host.to_owned(),
-                port.parse().expect("port"),
-                PathBuf::from(dir),
-            ))
-        }
-        _ => {
-            if std::env::var_os("CI").is_some() {
-                panic!(
-                    "CI is set but ROLLBACK_TEST_SMTP / ROLLBACK_TEST_SMTP_MAILDIR are not: start \
-                     the SMTP server with scripts/ci/smtp.sh"
-                );
-            }
-            eprintln!(
-                "skipping: ROLLBACK_TEST_SMTP and ROLLBACK_TEST_SMTP_MAILDIR are not set (run \
-                 `eval \"$(bash scripts/ci/smtp.sh)\"` to start a local SMTP server)"
-            );
-            None
-        }
+/// The variables named in `vars`, or `None` (skip) when one is unset — a failure under `CI`.
+fn server_env<const N: usize>(vars: [&str; N]) -> Option<[String; N]> {
+    let values = vars.map(|v| std::env::var(v).ok());
+    if values.iter().all(Option::is_some) {
+        return Some(values.map(Option::unwrap_or_default));
     }
+    let missing: Vec<&str> = vars
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    let missing = missing.join(", ");
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "CI is set but these are not: {missing}; start the SMTP servers with \
+             scripts/ci/smtp.sh"
+        );
+    }
+    eprintln!(
+        "skipping: not set: {missing} (run `eval \"$(bash scripts/ci/smtp.sh)\"` to start local \
+         SMTP servers)"
+    );
+    None
+}
+
+fn host_port(var: &str, addr: &str) -> (String, u16) {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .unwrap_or_else(|| panic!("{var} is host:port, not {addr:?}"));
+    (host.to_owned(), port.parse().expect("port"))
+}
+
+fn smtp_server() -> Option<(String, u16, PathBuf)> {
+    let [addr, dir] = server_env(["ROLLBACK_TEST_SMTP", "ROLLBACK_TEST_SMTP_MAILDIR"])?;
+    let (host, port) = host_port("ROLLBACK_TEST_SMTP", &addr);
+    Some((host, port, PathBuf::from(dir)))
+}
+
+/// The STARTTLS and implicit-TLS servers, which require AUTH.
+struct TlsServers {
+    starttls: (String, u16),
+    tls: (String, u16),
+    maildir: PathBuf,
+    ca: PathBuf,
+    user: String,
+    password: String,
+}
+
+fn tls_servers() -> Option<TlsServers> {
+    let [starttls, tls, maildir, ca, user, password] = server_env([
+        "ROLLBACK_TEST_SMTP_STARTTLS",
+        "ROLLBACK_TEST_SMTP_TLS",
+        "ROLLBACK_TEST_SMTP_TLS_MAILDIR",
+        "ROLLBACK_TEST_SMTP_CA",
+        "ROLLBACK_TEST_SMTP_USER",
+        "ROLLBACK_TEST_SMTP_PASSWORD",
+    ])?;
+    Some(TlsServers {
+        starttls: host_port("ROLLBACK_TEST_SMTP_STARTTLS", &starttls),
+        tls: host_port("ROLLBACK_TEST_SMTP_TLS", &tls),
+        maildir: PathBuf::from(maildir),
+        ca: PathBuf::from(ca),
+        user,
+        password,
+    })
+}
+
+/// A channel to one of the TLS servers (`tls` = "starttls" or "tls"), authenticating as the
+/// servers' user with `password`, trusting the test CA when `trust_ca`.
+fn tls_notifier(servers: &TlsServers, tls: &str, password: &str, trust_ca: bool) -> EmailNotifier {
+    let (host, port) = if tls == "tls" {
+        &servers.tls
+    } else {
+        &servers.starttls
+    };
+    let mut cfg: EmailConfig = toml::from_str(&format!(
+        "host = \"{host}\"\nport = {port}\ntls = \"{tls}\"\nusername = \"{}\"\n\
+         password_env = \"SMTP_PASSWORD\"\nfrom = \"Rollback Bot <rollback@example.com>\"\n\
+         to = [\"oncall@example.com\"]\ntimeout = \"20s\"\n",
+        servers.user
+    ))
+    .unwrap();
+    if trust_ca {
+        cfg.ca_file = Some(servers.ca.clone());
+    }
+    EmailNotifier::from_config(&cfg, &env(&[("SMTP_PASSWORD", password.to_owned())])).unwrap()
 }
 
 fn notifier(host: &str, port: u16) -> EmailNotifier {
@@ -245,4 +307,164 @@ async fn smtp_connection_refused_is_a_clear_temporary_error() {
         &format!("{n:?}"),
         &logs.text(),
     ]);
+}
+
+/// Sends through the TLS server `tls` with the right password and checks the mail arrived.
+async fn delivers_with_tls_and_auth(tls: &str) {
+    let Some(servers) = tls_servers() else {
+        return;
+    };
+    let mut e = event(EventKind::Failed);
+    e.run_id = unique_run(tls);
+    let (_g, logs) = capture_logs();
+    let n = tls_notifier(&servers, tls, &servers.password, true);
+    n.notify(&e).await.unwrap();
+
+    let raw = wait_for_mail(&servers.maildir, &e.run_id).await;
+    let mail = parse_mail(&raw).unwrap();
+    let subject = mail.headers.get_first_value("Subject").unwrap();
+    assert!(
+        subject.starts_with("[rollback] 🚨 Rollback FAILED: checkout"),
+        "{subject}"
+    );
+    let debug = format!("{n:?}");
+    assert!(debug.contains("ca_file"), "{debug}");
+    for text in [
+        logs.text(),
+        debug,
+        String::from_utf8_lossy(&raw).into_owned(),
+    ] {
+        assert!(
+            !text.contains(&servers.password),
+            "the password leaked into: {text}"
+        );
+        assert_no_secret(&[&text]);
+    }
+}
+
+#[tokio::test]
+async fn starttls_with_auth_login_delivers_through_a_real_server() {
+    delivers_with_tls_and_auth("starttls").await;
+}
+
+#[tokio::test]
+async fn implicit_tls_with_auth_plain_delivers_through_a_real_server() {
+    delivers_with_tls_and_auth("tls").await;
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_clearly_without_the_password() {
+    let Some(servers) = tls_servers() else {
+        return;
+    };
+    let wrong = "SECRET-wrong-smtp-password-5678";
+    for tls in ["starttls", "tls"] {
+        let (_g, logs) = capture_logs();
+        let n = tls_notifier(&servers, tls, wrong, true);
+        let err = n.notify(&event(EventKind::Failed)).await.unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{tls}: {msg}");
+        assert!(
+            !err.is_temporary(),
+            "{tls}: a refused password is not retried"
+        );
+        assert_eq!(err.backend(), Some("email"));
+        assert!(
+            msg.contains("refused the credentials") && msg.contains("535"),
+            "{tls}: {msg}"
+        );
+        let texts = [msg, format!("{err:?}"), format!("{n:?}"), logs.text()];
+        for t in &texts {
+            assert!(!t.contains(wrong), "{tls}: the password leaked into: {t}");
+            assert!(!t.contains(&servers.password), "{tls}: {t}");
+        }
+        assert_no_secret(&texts.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
+async fn server_certificate_from_an_untrusted_ca_is_refused_without_retrying() {
+    let Some(servers) = tls_servers() else {
+        return;
+    };
+    for tls in ["starttls", "tls"] {
+        let (_g, logs) = capture_logs();
+        let n = tls_notifier(&servers, tls, &servers.password, false);
+        let err = n.notify(&event(EventKind::Failed)).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("TLS"), "{tls}: {msg}");
+        assert!(!err.is_temporary(), "{tls}: retrying cannot help: {err:?}");
+        assert!(!logs.text().contains("retrying"), "{tls}: {}", logs.text());
+        for t in [msg, format!("{err:?}"), logs.text()] {
+            assert!(!t.contains(&servers.password), "{tls}: {t}");
+        }
+    }
+}
+
+/// `ca_file` problems are config errors that name the field and the file.
+#[test]
+fn unusable_ca_file_is_a_config_error_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let cases = [
+        (dir.path().join("missing.pem"), "cannot be read"),
+        (dir.path().to_path_buf(), "not a regular file"),
+        (write("empty.pem", ""), "no PEM certificate"),
+        (
+            write("text.pem", "not a certificate\n"),
+            "no PEM certificate",
+        ),
+        (
+            write(
+                "key.pem",
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            ),
+            "no PEM certificate",
+        ),
+        (
+            write(
+                "base64.pem",
+                "-----BEGIN CERTIFICATE-----\n!!not base64!!\n-----END CERTIFICATE-----\n",
+            ),
+            "not valid PEM",
+        ),
+        (
+            write(
+                "der.pem",
+                "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n",
+            ),
+            "cannot be used as a trusted root",
+        ),
+    ];
+    for (path, why) in cases {
+        let mut cfg: EmailConfig = toml::from_str(
+            "host = \"smtp.example.com\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\n",
+        )
+        .unwrap();
+        cfg.ca_file = Some(path.clone());
+        let err = EmailNotifier::from_config(&cfg, &|_| None).unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{msg}");
+        assert!(msg.contains("`ca_file`"), "{msg}");
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains(why), "{why:?} not in {msg}");
+    }
+}
+
+#[test]
+fn ca_file_without_tls_is_refused() {
+    let cfg: EmailConfig = toml::from_str(
+        "host = \"127.0.0.1\"\ntls = \"none\"\nca_file = \"/etc/ssl/ca.pem\"\n\
+         from = \"a@example.com\"\nto = [\"b@example.com\"]\n",
+    )
+    .unwrap();
+    let err = EmailNotifier::from_config(&cfg, &|_| None).unwrap_err();
+    assert!(
+        err.to_string().contains("`ca_file`") && err.to_string().contains("starttls"),
+        "{err}"
+    );
 }

@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
+
 use common::*;
 use rollback_core::{EventKind, Notifier};
 use rollback_notify::{GithubConfig, GithubNotifier};
@@ -210,6 +212,186 @@ async fn huge_report_is_cut_to_github_body_limit() {
     assert!(body.chars().count() <= 65_536);
     assert!(body.contains("truncated"));
     assert!(p[0].1["title"].as_str().unwrap().chars().count() <= 256);
+}
+
+/// What the fake GitHub does with one create (`POST .../issues`).
+#[derive(Clone, Copy, Debug)]
+enum OnCreate {
+    /// Opens the issue and answers 201.
+    Create,
+    /// Opens the issue, then answers 502 (the answer is lost behind GitHub's front end).
+    CreateThen502,
+    /// Opens the issue, then answers only after `STALL` (past the client's attempt timeout).
+    CreateThenStall,
+    /// Answers 502 without opening anything.
+    Fail502,
+}
+
+const STALL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A stateful GitHub issues API: creates really open issues that the list endpoint returns.
+#[derive(Clone)]
+struct FakeGithub {
+    issues: Arc<Mutex<Vec<Value>>>,
+    creates: Arc<Mutex<std::collections::VecDeque<OnCreate>>>,
+}
+
+impl FakeGithub {
+    async fn start(creates: &[OnCreate]) -> (MockServer, Self) {
+        let server = MockServer::start().await;
+        let fake = FakeGithub {
+            issues: Arc::default(),
+            creates: Arc::new(Mutex::new(creates.iter().copied().collect())),
+        };
+        Mock::given(path("/api/v3/repos/acme/shop/issues"))
+            .respond_with(fake.clone())
+            .mount(&server)
+            .await;
+        mount_comment(&server, 1).await;
+        (server, fake)
+    }
+
+    fn issues(&self) -> Vec<Value> {
+        self.issues.lock().unwrap().clone()
+    }
+}
+
+impl wiremock::Respond for FakeGithub {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let mut issues = self.issues.lock().unwrap();
+        if request.method.as_str() == "GET" {
+            // Newest first, as `sort=created&direction=desc` asks.
+            let list: Vec<Value> = issues.iter().rev().cloned().collect();
+            return ResponseTemplate::new(200).set_body_json(list);
+        }
+        let on_create = self
+            .creates
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(OnCreate::Create);
+        if matches!(on_create, OnCreate::Fail502) {
+            return ResponseTemplate::new(502).set_body_string("Bad Gateway");
+        }
+        let payload: Value = serde_json::from_slice(&request.body).unwrap();
+        let number = issues.len() as u64 + 1;
+        issues.push(json!({
+            "number": number,
+            "title": payload["title"],
+            "body": payload["body"],
+            "labels": payload["labels"],
+        }));
+        let created = ResponseTemplate::new(201).set_body_json(json!({"number": number}));
+        match on_create {
+            OnCreate::CreateThen502 => ResponseTemplate::new(502).set_body_string("Bad Gateway"),
+            OnCreate::CreateThenStall => created.set_delay(STALL),
+            _ => created,
+        }
+    }
+}
+
+/// A notifier that retries, with a short attempt timeout (real time: wiremock runs on its own
+/// runtime).
+fn retrying_notifier(server: &MockServer) -> GithubNotifier {
+    let cfg: GithubConfig = toml::from_str(&format!(
+        "repository = \"acme/shop\"\ntoken_env = \"GH_TOKEN\"\napi_url = \"{}/api/v3\"\n\
+         retries = 3\nattempt_timeout = \"500ms\"\ntimeout = \"20s\"\n",
+        server.uri()
+    ))
+    .unwrap();
+    GithubNotifier::from_config(&cfg, &env(&[("GH_TOKEN", GH_TOKEN.into())])).unwrap()
+}
+
+/// `METHOD /path` of every request the server saw, in order.
+async fn request_log(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect()
+}
+
+const LIST: &str = "GET /api/v3/repos/acme/shop/issues";
+const CREATE: &str = "POST /api/v3/repos/acme/shop/issues";
+
+#[tokio::test]
+async fn create_answered_502_after_opening_the_issue_is_not_sent_twice() {
+    let (server, fake) = FakeGithub::start(&[OnCreate::CreateThen502]).await;
+    let (_g, logs) = capture_logs();
+    let n = retrying_notifier(&server);
+    let e = event(EventKind::Failed);
+    n.notify(&e).await.unwrap();
+
+    let issues = fake.issues();
+    assert_eq!(issues.len(), 1, "exactly one issue: {issues:?}");
+    assert!(issues[0]["body"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("<!-- rollback-incident: {} -->", e.incident_key())));
+    // The retry is a look-up for the marker, which finds the issue: no second create.
+    assert_eq!(request_log(&server).await, [LIST, CREATE, LIST]);
+    assert!(logs.text().contains("reusing it"), "{}", logs.text());
+    assert_no_secret(&[&logs.text()]);
+
+    // The reused issue is remembered: the next event of the incident is a comment on it.
+    n.notify(&event(EventKind::Succeeded)).await.unwrap();
+    assert_eq!(
+        request_log(&server).await.last().map(String::as_str),
+        Some("POST /api/v3/repos/acme/shop/issues/1/comments")
+    );
+    assert_eq!(fake.issues().len(), 1);
+}
+
+#[tokio::test]
+async fn create_that_stalls_past_the_attempt_timeout_is_not_sent_twice() {
+    let (server, fake) = FakeGithub::start(&[OnCreate::CreateThenStall]).await;
+    retrying_notifier(&server)
+        .notify(&event(EventKind::Failed))
+        .await
+        .unwrap();
+    assert_eq!(fake.issues().len(), 1, "{:?}", fake.issues());
+    assert_eq!(request_log(&server).await, [LIST, CREATE, LIST]);
+}
+
+#[tokio::test]
+async fn create_that_failed_without_an_issue_is_sent_again_after_the_look_up() {
+    let (server, fake) = FakeGithub::start(&[OnCreate::Fail502, OnCreate::Fail502]).await;
+    retrying_notifier(&server)
+        .notify(&event(EventKind::Failed))
+        .await
+        .unwrap();
+    assert_eq!(fake.issues().len(), 1, "{:?}", fake.issues());
+    assert_eq!(
+        request_log(&server).await,
+        [LIST, CREATE, LIST, CREATE, LIST, CREATE]
+    );
+}
+
+#[tokio::test]
+async fn create_whose_outcome_stays_unknown_says_so() {
+    let (server, fake) = FakeGithub::start(&[OnCreate::Fail502; 8]).await;
+    let cfg: GithubConfig = toml::from_str(&format!(
+        "repository = \"acme/shop\"\ntoken_env = \"GH_TOKEN\"\napi_url = \"{}/api/v3\"\n\
+         retries = 1\n",
+        server.uri()
+    ))
+    .unwrap();
+    let n = GithubNotifier::from_config(&cfg, &env(&[("GH_TOKEN", GH_TOKEN.into())])).unwrap();
+    let err = n.notify(&event(EventKind::Failed)).await.unwrap_err();
+    assert!(err.is_temporary());
+    let outcome = err
+        .context()
+        .iter()
+        .find(|(k, _)| *k == "outcome")
+        .map(|(_, v)| v.as_str());
+    assert!(
+        outcome.is_some_and(|v| v.contains("may have been applied")),
+        "{err:?}"
+    );
+    assert!(fake.issues().is_empty());
+    assert_eq!(request_log(&server).await, [LIST, CREATE, LIST, CREATE]);
 }
 
 #[test]
