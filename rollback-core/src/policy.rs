@@ -762,6 +762,63 @@ mod tests {
     }
 
     #[test]
+    fn workload_policy_reads_from_toml_with_defaults_for_the_rest() {
+        let p = Policy::from_toml(
+            "[detection]\nworkload = { max_restarts = 3, grace_period = \"5m\", failure_problems = [\"Evicted\"] }",
+        )
+        .unwrap();
+        let w = &p.detection.workload;
+        assert!(w.enabled);
+        assert_eq!(w.max_restarts, 3);
+        assert_eq!(w.grace_period, Duration::from_secs(300));
+        assert_eq!(w.restart_window, Duration::from_secs(3600));
+        assert_eq!(w.failure_problems, vec!["Evicted".to_string()]);
+        let d = WorkloadPolicy::default();
+        assert!(d.failure_problems.iter().any(|p| p == "CrashLoopBackOff"));
+        assert!(d.grace_period < d.restart_window);
+    }
+
+    #[test]
+    fn bad_workload_values_name_the_field_and_what_is_accepted() {
+        for (text, needles) in [
+            (
+                "[detection.workload]\nfailure_problems = [\"OOMKilled\", \"  \"]",
+                &[
+                    "detection.workload.failure_problems[1] is empty",
+                    "e.g. \"CrashLoopBackOff\"",
+                ][..],
+            ),
+            (
+                "[detection.workload]\ngrace_period = \"2h\"",
+                &["restart_window (1h) must be longer than grace_period (2h)"][..],
+            ),
+            (
+                "[detection.workload]\nmax_restarts = -1",
+                &["max_restarts"][..],
+            ),
+            (
+                "[detection.workload]\ngrace_period = \"soon\"",
+                &["grace_period"][..],
+            ),
+            (
+                "[detection.workload]\nmax_restart = 3",
+                &["max_restart", "max_restarts"][..],
+            ),
+            ("[detection]\nworkload = true", &["workload"][..]),
+        ] {
+            let err = Policy::from_toml(text).unwrap_err();
+            assert_eq!(err.kind(), crate::error::ErrorKind::InvalidInput);
+            for needle in needles {
+                assert!(err.to_string().contains(needle), "{needle}: {err}");
+            }
+        }
+        // Set in code, the same values are refused by `validate` (and so by the builder).
+        let mut p = Policy::default();
+        p.detection.workload.failure_problems.push(String::new());
+        assert!(p.validate().is_err());
+    }
+
+    #[test]
     fn bad_steps_are_rejected_with_the_accepted_shape() {
         let err = Policy::from_toml("[gradual]\nsteps = [50, 25]").unwrap_err();
         assert!(err.to_string().contains("ending at 100"), "{err}");

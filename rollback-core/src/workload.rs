@@ -117,16 +117,19 @@ impl WorkloadFailure {
         }
     }
 
-    /// Whether `other` is the same kind of failure (the same matched problem, ignoring case).
-    fn same_as(&self, other: &WorkloadFailure) -> bool {
-        match (self, other) {
-            (WorkloadFailure::NoneReady { .. }, WorkloadFailure::NoneReady { .. })
-            | (WorkloadFailure::Restarts { .. }, WorkloadFailure::Restarts { .. }) => true,
-            (
-                WorkloadFailure::Problem { matched: a, .. },
-                WorkloadFailure::Problem { matched: b, .. },
-            ) => a.eq_ignore_ascii_case(b),
-            _ => false,
+    /// Whether the release judged in `other` fails this way too: the same matched problem
+    /// (ignoring case), nothing ready, or more restarts than this failure's limit (counted
+    /// whatever the age of that release: here they only tell a shared cause).
+    fn seen_in(&self, other: &WorkloadVerdict) -> bool {
+        match self {
+            WorkloadFailure::NoneReady { .. } => other
+                .failures
+                .iter()
+                .any(|o| matches!(o, WorkloadFailure::NoneReady { .. })),
+            WorkloadFailure::Problem { matched, .. } => other.failures.iter().any(|o| {
+                matches!(o, WorkloadFailure::Problem { matched: m, .. } if m.eq_ignore_ascii_case(matched))
+            }),
+            WorkloadFailure::Restarts { limit, .. } => other.health.restarts > *limit,
         }
     }
 }
@@ -258,14 +261,15 @@ impl WorkloadVerdict {
     }
 
     /// Whether `other` (the release serving beside this one) fails in every way this one
-    /// does: then the cause is not this release. `false` unless both are failing.
+    /// does: then the cause is not this release (node pressure, a broken dependency).
+    /// `false` unless both are failing. Restarts over the limit count as shared when the other
+    /// release has that many too, however old it is; but restarts alone never make the other
+    /// release failing, so a release failing only by its restarts is never excused by an old
+    /// neighbour's history.
     pub fn shares_failures_with(&self, other: &WorkloadVerdict) -> bool {
         self.status == WorkloadStatus::Failing
             && other.status == WorkloadStatus::Failing
-            && self
-                .failures
-                .iter()
-                .all(|f| other.failures.iter().any(|o| f.same_as(o)))
+            && self.failures.iter().all(|f| f.seen_in(other))
     }
 
     /// The failures in a few words: `CrashLoopBackOff, OOMKilled, 24 restarts (limit 5)`.
@@ -466,8 +470,23 @@ mod tests {
                 &["OOMKilled (2 pods)", "CrashLoopBackOff (2 pods)"],
             ),
         );
-        // The neighbour is old: its restarts are past their window, but mine are counted.
+        // My restarts are my own: the neighbour does not restart.
         assert!(!mine.shares_failures_with(&same));
+        // It does, and however old it is, that is the same failure.
+        let restarting = judge(
+            86_400,
+            &health(
+                5,
+                4,
+                30,
+                &["OOMKilled (2 pods)", "CrashLoopBackOff (2 pods)"],
+            ),
+        );
+        assert!(mine.shares_failures_with(&restarting));
+        // A failure by restarts alone is not excused by an old neighbour's history.
+        let only_restarts = judge(600, &health(3, 3, 9, &[]));
+        let old_history = judge(86_400, &health(5, 5, 30, &[]));
+        assert!(!only_restarts.shares_failures_with(&old_history));
         let mine = judge(600, &health(3, 2, 1, &["CrashLoopBackOff", "OOMKilled"]));
         assert!(mine.shares_failures_with(&same));
         let fewer = judge(86_400, &health(5, 4, 0, &["OOMKilled"]));
