@@ -5,7 +5,8 @@
 //! keeps its SLA for a while, and a deployment circuit breaker (ECS) looks only at the tasks,
 //! never at HTTP errors. The detect stage reads both and lets either start a rollback.
 //!
-//! The rules, applied by [`WorkloadVerdict::judge`] with a [`WorkloadPolicy`]:
+//! The rules, applied by [`WorkloadVerdict::judge`] with a [`WorkloadPolicy`] (the
+//! `detection.workload` section of the [`Policy`](crate::Policy)):
 //!
 //! - Nothing is judged while the release is younger than `grace_period` (from its
 //!   `deployed_at`), nor when no instance is desired.
@@ -47,7 +48,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::finding::Severity;
 use crate::model::health::HealthSnapshot;
 use crate::model::release::{Release, ReleaseRef};
-pub use crate::policy::WorkloadPolicy;
+use crate::policy::WorkloadPolicy;
 
 /// The longest problem text kept in a summary line (the full text stays in the report).
 const SHORT_PROBLEM: usize = 80;
