@@ -219,10 +219,11 @@ impl WorkloadVerdict {
             if let Some(m) = policy
                 .failure_problems
                 .iter()
-                .find(|m| lower.contains(&m.trim().to_lowercase()))
+                .map(|m| m.trim())
+                .find(|m| !m.is_empty() && lower.contains(&m.to_lowercase()))
             {
                 failures.push(WorkloadFailure::Problem {
-                    matched: m.trim().to_string(),
+                    matched: m.to_string(),
                     problem: problem.clone(),
                 });
             }
@@ -449,6 +450,21 @@ mod tests {
         );
         let v = judge(600, &health(0, 0, 0, &[]));
         assert_eq!(v.status, WorkloadStatus::NotJudged);
+    }
+
+    #[test]
+    fn an_empty_pattern_matches_nothing_even_in_an_unvalidated_policy() {
+        let policy = WorkloadPolicy {
+            failure_problems: vec![String::new(), " ".into()],
+            ..WorkloadPolicy::default()
+        };
+        let v = WorkloadVerdict::judge(
+            &policy,
+            &release(600),
+            &health(2, 2, 0, &["2 task(s) pending"]),
+            t0(),
+        );
+        assert_eq!(v.status, WorkloadStatus::Healthy);
     }
 
     #[test]
