@@ -1,7 +1,8 @@
 //! # rollback
 //!
 //! Intelligent rollback orchestration for failing deployments. When a release goes bad,
-//! `rollback` detects it from SLA metrics, picks a release with a *verified healthy* history to
+//! `rollback` detects it from SLA metrics and from its workload's health (crash loops,
+//! instances never ready; see [`workload`]), picks a release with a *verified healthy* history to
 //! return to (never blindly N-1), validates, switches back — instantly (blue-green), gradually
 //! (reverse canary) or by reverting the workload — confirms health, runs smoke tests, explains
 //! the failure in a root-cause report, cleans up and tells people.

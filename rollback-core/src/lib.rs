@@ -32,6 +32,7 @@ pub mod sequential;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod timeline;
+pub mod workload;
 
 pub use analyzer::Analyzer;
 pub use check::Check;

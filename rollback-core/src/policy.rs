@@ -230,6 +230,113 @@ pub struct DetectionPolicy {
     /// [`crate::sequential`]): it sees a breach as soon as the evidence is conclusive, without
     /// waiting for a window to fill, at a false-alarm probability of at most `alpha`.
     pub sequential: SequentialPolicy,
+    /// The failing release's workload as the platform reports it (readiness, restarts,
+    /// problems such as `CrashLoopBackOff`), judged beside the metrics: see
+    /// [`crate::workload`].
+    pub workload: WorkloadPolicy,
+}
+
+/// How the detect stage judges the failing release's workload: what the platform reports of
+/// its instances ([`HealthSnapshot`](crate::HealthSnapshot)), beside the metrics. A failure
+/// is a breach like a metric's and is enough on its own to roll back; see
+/// [`crate::workload`] for the rules.
+///
+/// In TOML:
+///
+/// ```
+/// use rollback_core::policy::Policy;
+/// let policy = Policy::from_toml(r#"
+///     [detection]
+///     workload = { max_restarts = 3, grace_period = "5m" }
+/// "#).unwrap();
+/// assert!(policy.detection.workload.enabled);
+/// assert_eq!(policy.detection.workload.max_restarts, 3);
+/// let err = Policy::from_toml("[detection.workload]\nfailure_problems = [\"\"]").unwrap_err();
+/// assert!(err.to_string().contains("detection.workload.failure_problems[0]"), "{err}");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadPolicy {
+    /// Judge the workload (default true). When false the platform's health is not read in
+    /// the detect stage.
+    pub enabled: bool,
+    /// A release deployed less than this long ago is not judged: a rollout still starting
+    /// has unready instances and may restart once or twice (default 2 min, measured from the
+    /// release's `deployed_at`; a release without a deploy time is judged, and the stage says
+    /// so). The role of Argo Rollouts' and Flagger's progress deadline, applied to our own
+    /// reading.
+    #[serde(with = "humantime_serde")]
+    pub grace_period: Duration,
+    /// More container restarts than this (the platform's running total for the release's
+    /// instances) is a HIGH failure (default 5; 0: any restart).
+    pub max_restarts: u32,
+    /// Restarts are a running total, so they are judged only while the release is younger
+    /// than this (default 1 h). Past it, its readiness and current problems still are.
+    /// Must be longer than `grace_period`.
+    #[serde(with = "humantime_serde")]
+    pub restart_window: Duration,
+    /// Problems the platform reports that count as failures (CRITICAL): a reported problem
+    /// matches when it contains one of these, ignoring case. The default names what
+    /// Kubernetes, ECS and the simulation report for instances that cannot start or keep
+    /// crashing: `CrashLoopBackOff`, `OOMKilled`, `OutOfMemory`, `ImagePullBackOff`,
+    /// `ErrImagePull`, `InvalidImageName`, `CreateContainerConfigError`,
+    /// `CreateContainerError`, `RunContainerError`, `ProgressDeadlineExceeded`,
+    /// `rollout FAILED`, `circuit breaker`, `failed to start`, `TaskFailedToStart`,
+    /// `ContainerExited`. Problems that are not listed (a rollout in progress, pending tasks,
+    /// `Unschedulable`, an exit code from a pod's previous run) are shown but not counted.
+    pub failure_problems: Vec<String>,
+}
+
+impl Default for WorkloadPolicy {
+    fn default() -> Self {
+        WorkloadPolicy {
+            enabled: true,
+            grace_period: Duration::from_secs(120),
+            max_restarts: 5,
+            restart_window: Duration::from_secs(3600),
+            failure_problems: [
+                "CrashLoopBackOff",
+                "OOMKilled",
+                "OutOfMemory",
+                "ImagePullBackOff",
+                "ErrImagePull",
+                "InvalidImageName",
+                "CreateContainerConfigError",
+                "CreateContainerError",
+                "RunContainerError",
+                "ProgressDeadlineExceeded",
+                "rollout FAILED",
+                "circuit breaker",
+                "failed to start",
+                "TaskFailedToStart",
+                "ContainerExited",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+impl WorkloadPolicy {
+    fn validate(&self) -> Result<()> {
+        if let Some(i) = self
+            .failure_problems
+            .iter()
+            .position(|p| p.trim().is_empty())
+        {
+            return Err(Error::invalid_input(format!(
+                "detection.workload.failure_problems[{i}] is empty: expected the text of a problem to match (ignoring case), e.g. \"CrashLoopBackOff\""
+            )));
+        }
+        if self.restart_window <= self.grace_period {
+            return Err(Error::invalid_input(format!(
+                "detection.workload: restart_window ({}) must be longer than grace_period ({}), or restarts are never judged; to ignore restarts raise max_restarts instead",
+                humantime::format_duration(self.restart_window),
+                humantime::format_duration(self.grace_period)
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Settings of the sequential test in the detect stage.
@@ -305,6 +412,7 @@ impl Default for DetectionPolicy {
             no_data: NoDataPolicy::Fail,
             trigger: Severity::High,
             sequential: SequentialPolicy::default(),
+            workload: WorkloadPolicy::default(),
         }
     }
 }
@@ -515,6 +623,7 @@ impl Policy {
             "detection.sequential.regression.baseline_window",
             r.baseline_window,
         )?;
+        d.workload.validate()?;
         nonzero("target.history", self.target.history)?;
         if let Some(u) = self.target.min_uptime_percent {
             if !(0.0..=100.0).contains(&u) {
@@ -650,6 +759,63 @@ mod tests {
             let err = Policy::from_toml(text).unwrap_err();
             assert!(err.to_string().contains(needle), "{needle}: {err}");
         }
+    }
+
+    #[test]
+    fn workload_policy_reads_from_toml_with_defaults_for_the_rest() {
+        let p = Policy::from_toml(
+            "[detection]\nworkload = { max_restarts = 3, grace_period = \"5m\", failure_problems = [\"Evicted\"] }",
+        )
+        .unwrap();
+        let w = &p.detection.workload;
+        assert!(w.enabled);
+        assert_eq!(w.max_restarts, 3);
+        assert_eq!(w.grace_period, Duration::from_secs(300));
+        assert_eq!(w.restart_window, Duration::from_secs(3600));
+        assert_eq!(w.failure_problems, vec!["Evicted".to_string()]);
+        let d = WorkloadPolicy::default();
+        assert!(d.failure_problems.iter().any(|p| p == "CrashLoopBackOff"));
+        assert!(d.grace_period < d.restart_window);
+    }
+
+    #[test]
+    fn bad_workload_values_name_the_field_and_what_is_accepted() {
+        for (text, needles) in [
+            (
+                "[detection.workload]\nfailure_problems = [\"OOMKilled\", \"  \"]",
+                &[
+                    "detection.workload.failure_problems[1] is empty",
+                    "e.g. \"CrashLoopBackOff\"",
+                ][..],
+            ),
+            (
+                "[detection.workload]\ngrace_period = \"2h\"",
+                &["restart_window (1h) must be longer than grace_period (2h)"][..],
+            ),
+            (
+                "[detection.workload]\nmax_restarts = -1",
+                &["max_restarts"][..],
+            ),
+            (
+                "[detection.workload]\ngrace_period = \"soon\"",
+                &["grace_period"][..],
+            ),
+            (
+                "[detection.workload]\nmax_restart = 3",
+                &["max_restart", "max_restarts"][..],
+            ),
+            ("[detection]\nworkload = true", &["workload"][..]),
+        ] {
+            let err = Policy::from_toml(text).unwrap_err();
+            assert_eq!(err.kind(), crate::error::ErrorKind::InvalidInput);
+            for needle in needles {
+                assert!(err.to_string().contains(needle), "{needle}: {err}");
+            }
+        }
+        // Set in code, the same values are refused by `validate` (and so by the builder).
+        let mut p = Policy::default();
+        p.detection.workload.failure_problems.push(String::new());
+        assert!(p.validate().is_err());
     }
 
     #[test]

@@ -323,6 +323,10 @@ pub struct RollbackReport {
     /// The sequential test's verdict on the failing release (beside `detection`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequential: Option<crate::sequential::DetectorVerdict>,
+    /// The detect stage's verdict on the failing release's workload (readiness, restarts,
+    /// platform problems); `None` when the policy turns it off or the health could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<crate::workload::WorkloadVerdict>,
     /// The impact estimate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<Impact>,

@@ -925,3 +925,379 @@ async fn a_canary_failing_exactly_like_its_neighbour_is_not_rolled_back() {
         .await;
     assert_ne!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
 }
+
+// ----- the workload signal of the detect stage ----------------------------------------------
+
+fn detect_lines(r: &RollbackReport) -> Vec<String> {
+    r.stage(Stage::Detect)
+        .map(|s| s.lines.iter().map(|l| l.text.clone()).collect())
+        .unwrap_or_default()
+}
+
+fn line_with<'a>(lines: &'a [String], needle: &str) -> Option<&'a String> {
+    lines.iter().find(|l| l.contains(needle))
+}
+
+fn health_calls(sim: &Simulation) -> usize {
+    sim.calls()
+        .iter()
+        .filter(|c| c.operation == Operation::Health)
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_looping_release_with_healthy_metrics_is_rolled_back_for_its_workload() {
+    use rollback_core::workload::{WorkloadFailure, WorkloadStatus};
+    let sim = Simulation::builtin("crash-loop").unwrap();
+    let recorder = Arc::new(RecordingNotifier::default());
+    let r = orchestrator(&sim)
+        .notifier(recorder.clone())
+        .build()
+        .unwrap()
+        .run(request(&sim))
+        .await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert_eq!(version(&r.from), "v5.2.0");
+    assert_eq!(version(&r.to), "v5.1.3");
+    // The metrics saw nothing.
+    let d = r.detection.as_ref().unwrap();
+    assert!(d.breaches.is_empty(), "{}", d.explain());
+    assert_eq!(r.sequential.as_ref().unwrap().breaches().count(), 0);
+    // The workload did, and the report says why.
+    let w = r.workload.as_ref().expect("workload verdict");
+    assert_eq!(w.status, WorkloadStatus::Failing);
+    assert_eq!(w.severity, Some(Severity::Critical));
+    assert_eq!((w.health.ready, w.health.desired), (2, 4));
+    assert!(w.failures.iter().any(|f| matches!(
+        f,
+        WorkloadFailure::Problem { matched, .. } if matched == "CrashLoopBackOff"
+    )));
+    assert!(w
+        .failures
+        .iter()
+        .any(|f| matches!(f, WorkloadFailure::Restarts { limit: 5, .. })));
+    let lines = detect_lines(&r);
+    let line = line_with(&lines, "Workload: ").expect("workload line");
+    assert!(
+        line.starts_with("Workload: 2/4 ready, ")
+            && line.contains("restarts (limit 5); CrashLoopBackOff, OOMKilled - CRITICAL"),
+        "{line}"
+    );
+    let decision = line_with(&lines, "Rollback recommended").unwrap();
+    assert!(
+        decision.starts_with(
+            "Rollback recommended: YES (CRITICAL workload failure: CrashLoopBackOff, OOMKilled, "
+        ) && decision.ends_with("restarts (limit 5))"),
+        "{decision}"
+    );
+    // The notification is as severe as the workload failure (the metrics alone: none).
+    let events = recorder.events.lock().unwrap();
+    assert_eq!(events[0].kind, EventKind::Started);
+    assert_eq!(events[0].severity, Severity::Critical);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["workload"]["status"], "failing");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_healthy_workload_leaves_the_decision_to_the_metrics() {
+    use rollback_core::workload::WorkloadStatus;
+    // A failing canary with healthy pods: rolled back for its SLA, as before.
+    let sim = Simulation::builtin("staging-canary").unwrap();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    let lines = detect_lines(&r);
+    assert_eq!(
+        line_with(&lines, "Workload: ").map(String::as_str),
+        Some("Workload: 2/2 ready, 0 restarts")
+    );
+    assert_eq!(
+        line_with(&lines, "Rollback recommended").map(String::as_str),
+        Some("Rollback recommended: YES (critical SLA breach)")
+    );
+    assert_eq!(r.workload.as_ref().unwrap().status, WorkloadStatus::Healthy);
+    // A healthy release with healthy pods: nothing to do, as before.
+    let sim = Simulation::builtin("healthy").unwrap();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::NothingToDo);
+    assert_eq!(r.summary, "no SLA violation — nothing to roll back");
+    assert_eq!(sim.mutating_calls(), 0);
+    let stage = r.stage(Stage::Detect).unwrap();
+    let line = stage
+        .lines
+        .iter()
+        .find(|l| l.text.starts_with("Workload: "))
+        .unwrap();
+    assert_eq!(line.mark, report::Mark::Ok, "{}", line.text);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_health_read_failure_is_reported_and_the_metrics_still_decide() {
+    // Permanent: the crash loop goes unseen, the healthy metrics decide — and say so.
+    let sim = Simulation::builtin("crash-loop").unwrap();
+    sim.inject(Fault::new(Operation::Health, FaultKind::PermissionDenied));
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
+    assert!(r.workload.is_none());
+    let lines = detect_lines(&r);
+    let warn = line_with(&lines, "Workload: ").expect("a line about the workload");
+    assert!(
+        warn.contains("the health of v5.2.0 could not be read")
+            && warn.contains("permission_denied")
+            && warn.ends_with("deciding on metrics alone"),
+        "{warn}"
+    );
+    assert_eq!(health_calls(&sim), 1, "a permanent error is not retried");
+    // A failing release is still rolled back for its metrics.
+    let sim = Simulation::builtin("spec-incident").unwrap();
+    sim.inject(Fault::new(Operation::Health, FaultKind::Backend));
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert!(r.workload.is_none());
+    assert_eq!(
+        line_with(&detect_lines(&r), "Rollback recommended").map(String::as_str),
+        Some("Rollback recommended: YES (critical SLA breach)")
+    );
+    // Temporary errors go through the retry policy like every other read.
+    let sim = Simulation::builtin("crash-loop").unwrap();
+    sim.inject(Fault::new(Operation::Health, FaultKind::Unavailable).times(2));
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert!(r.workload.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_disabled_workload_policy_reads_no_health_and_changes_nothing() {
+    let sim = Simulation::builtin("crash-loop").unwrap();
+    let policy = policy::Policy::from_toml("[detection]\nworkload = { enabled = false }").unwrap();
+    let r = orchestrator(&sim)
+        .policy(policy)
+        .build()
+        .unwrap()
+        .run(request(&sim))
+        .await;
+    assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
+    assert_eq!(r.summary, "no SLA violation — nothing to roll back");
+    assert!(r.workload.is_none());
+    assert!(line_with(&detect_lines(&r), "Workload").is_none());
+    assert_eq!(health_calls(&sim), 0);
+    assert_eq!(sim.mutating_calls(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_release_within_its_grace_period_is_not_judged() {
+    use rollback_core::workload::WorkloadStatus;
+    // The same crash loop 90 s after the deploy: the rollout may still be starting.
+    let text = include_str!("../scenarios/crash-loop.toml")
+        .replace("deployed_at = \"-14m\"", "deployed_at = \"-90s\"")
+        .replace("retired_at = \"-14m\"", "retired_at = \"-90s\"")
+        .replace(
+            "onset = \"5m\"\nevery = \"90s\"",
+            "onset = \"10s\"\nevery = \"20s\"",
+        );
+    let scenario = rollback_core::sim::Scenario::from_toml(&text).unwrap();
+    let fresh = || {
+        let s = scenario.clone();
+        let clock = s.clock();
+        Simulation::new(s, clock)
+    };
+    let sim = fresh();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
+    let w = r.workload.as_ref().unwrap();
+    assert_eq!(w.status, WorkloadStatus::NotJudged);
+    assert!(!w.health.problems.is_empty(), "the crash loop is there");
+    let line = line_with(&detect_lines(&r), "Workload: ").unwrap().clone();
+    assert!(
+        line.contains("not judged (deployed 1m 30s ago, within the 2m grace period)"),
+        "{line}"
+    );
+    // Past a shorter grace period, the same snapshot is judged.
+    let sim = fresh();
+    let policy = policy::Policy::from_toml("[detection.workload]\ngrace_period = \"1m\"").unwrap();
+    let r = orchestrator(&sim)
+        .policy(policy)
+        .build()
+        .unwrap()
+        .run(request(&sim))
+        .await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarts_alone_are_a_high_failure_held_to_the_trigger() {
+    // Only restarts count: the listed problems are emptied.
+    let sim = Simulation::builtin("crash-loop").unwrap();
+    let policy = policy::Policy::from_toml("[detection.workload]\nfailure_problems = []").unwrap();
+    let r = orchestrator(&sim)
+        .policy(policy.clone())
+        .build()
+        .unwrap()
+        .run(request(&sim))
+        .await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    let decision = line_with(&detect_lines(&r), "Rollback recommended")
+        .unwrap()
+        .clone();
+    assert!(
+        decision.starts_with("Rollback recommended: YES (HIGH workload failure: ")
+            && decision.ends_with(" restarts (limit 5))"),
+        "{decision}"
+    );
+    // With a CRITICAL trigger the same failure does not start a rollback, and says why.
+    let sim = Simulation::builtin("crash-loop").unwrap();
+    let mut policy = policy;
+    policy.detection.trigger = Severity::Critical;
+    let r = orchestrator(&sim)
+        .policy(policy)
+        .build()
+        .unwrap()
+        .run(request(&sim))
+        .await;
+    assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
+    assert!(
+        r.summary
+            .starts_with("workload degraded below the rollback trigger: HIGH workload failure: "),
+        "{}",
+        r.summary
+    );
+}
+
+/// A canary beside its stable release, both healthy by their metrics; `{stable}` takes the
+/// stable release's failures.
+const CANARY_PAIR: &str = r#"
+name = "canary-pair"
+seed = 5
+now = "2024-03-04T10:15:00Z"
+environment = "staging"
+deployment = "checkout-api"
+namespace = "staging"
+router = "weighted"
+request_rate = 120.0
+traffic = { "v2.4.0" = 20, "v2.3.1" = 80 }
+
+[[releases]]
+version = "v2.4.0"
+slot = "canary"
+state = "serving"
+replicas = 2
+deployed_at = "-25m"
+error_rate = 0.002
+latency_p95 = 140.0
+cpu = 40.0
+memory = 50.0
+
+[[releases.failures]]
+kind = "crash_loop"
+onset = "15m"
+every = "2m"
+unready = 1
+reason = "OOMKilled"
+
+[[releases]]
+version = "v2.3.1"
+slot = "stable"
+state = "serving"
+mark = "verified"
+replicas = 5
+deployed_at = "-3d"
+error_rate = 0.002
+latency_p95 = 140.0
+cpu = 40.0
+memory = 50.0
+{stable}
+
+[[releases]]
+version = "v2.3.0"
+state = "inactive"
+mark = "verified"
+deployed_at = "-9d"
+retired_at = "-3d"
+error_rate = 0.002
+latency_p95 = 140.0
+"#;
+
+fn canary_pair(stable: &str) -> Simulation {
+    let scenario =
+        rollback_core::sim::Scenario::from_toml(&CANARY_PAIR.replace("{stable}", stable)).unwrap();
+    let clock = scenario.clock();
+    Simulation::new(scenario, clock)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_canary_whose_neighbour_fails_its_workload_the_same_way_is_not_rolled_back() {
+    // Node memory pressure: the stable release's pods are OOM-killed too, from the same
+    // moment (3 days after its deploy less 10 minutes).
+    let same = "\n[[releases.failures]]\nkind = \"crash_loop\"\nonset = \"71h50m\"\nevery = \"2m\"\nunready = 1\nreason = \"OOMKilled\"\n";
+    let sim = canary_pair(same);
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
+    assert_eq!(
+        r.summary,
+        "v2.3.1 beside v2.4.0 fails its workload the same way — a shared cause; rolling back would not help"
+    );
+    assert_eq!(sim.mutating_calls(), 0);
+    let w = r.workload.as_ref().unwrap();
+    assert_eq!(
+        w.shared_with.as_ref().map(|s| s.version.to_string()),
+        Some("v2.3.1".to_string())
+    );
+    assert_eq!(w.severity, Some(Severity::Critical));
+    assert_eq!(w.counted_severity(), None);
+    let lines = detect_lines(&r);
+    assert!(
+        line_with(&lines, "Workload: ")
+            .unwrap()
+            .ends_with("- CRITICAL, shared: v2.3.1 beside it fails the same way"),
+        "{lines:#?}"
+    );
+    assert!(
+        line_with(
+            &lines,
+            "Shared with the stable release, not this one's: workload: CrashLoopBackOff, OOMKilled"
+        )
+        .is_some(),
+        "{lines:#?}"
+    );
+    // The operator can still insist.
+    let sim = canary_pair(same);
+    let r = orchestrator(&sim)
+        .build()
+        .unwrap()
+        .run(request(&sim).force(true))
+        .await;
+    assert_ne!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
+    assert_eq!(
+        line_with(&detect_lines(&r), "Rollback recommended").map(String::as_str),
+        Some("Rollback recommended: NO — proceeding because the operator asked")
+    );
+    // A healthy neighbour: the crash loop is the canary's own.
+    let sim = canary_pair("");
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert_eq!(version(&r.to), "v2.3.1");
+    assert!(r.workload.as_ref().unwrap().shared_with.is_none());
+    assert!(
+        line_with(&detect_lines(&r), "Rollback recommended")
+            .unwrap()
+            .starts_with(
+                "Rollback recommended: YES (CRITICAL workload failure: CrashLoopBackOff, OOMKilled"
+            ),
+        "{:#?}",
+        detect_lines(&r)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_workload_policy_is_refused_before_any_call() {
+    let sim = Simulation::builtin("crash-loop").unwrap();
+    let mut policy = policy::Policy::default();
+    policy.detection.workload.grace_period = Duration::from_secs(7200);
+    let err = orchestrator(&sim).policy(policy).build().err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(
+        err.to_string()
+            .contains("detection.workload: restart_window"),
+        "{err}"
+    );
+    assert!(sim.calls().is_empty());
+}

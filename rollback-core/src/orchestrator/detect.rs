@@ -1,4 +1,4 @@
-//! Stage 1: read the failing release's SLA metrics and decide whether to act.
+//! Stage 1: read the failing release's SLA metrics and workload, and decide whether to act.
 
 use std::sync::Arc;
 
@@ -16,6 +16,7 @@ use crate::report::{Mark, Outcome, StageStatus};
 use crate::sequential::{
     Baseline, DetectorConfig, DetectorVerdict, Observation, RegressionConfig, SequentialDetector,
 };
+use crate::workload::{WorkloadStatus, WorkloadVerdict};
 
 impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
     pub(super) async fn stage_detect(&mut self) -> Step {
@@ -124,6 +125,18 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 self.line(Mark::Info, format!("  {}", parts.join(", ")));
             }
         }
+        // The release serving beside the failing one (the stable release beside a canary).
+        let beside = releases
+            .iter()
+            .find(|r| r.revision != from.revision && traffic.percent_for(&r.revision) > 0)
+            .cloned();
+        // The workload as the platform sees it: crash loops and instances that never become
+        // ready fail a release before (or without) its metrics showing it.
+        let workload = if policy.workload.enabled {
+            self.workload_verdict(&from, beside.as_ref()).await
+        } else {
+            None
+        };
         // The sequential test reads the same window step by step: it sees a breach as soon as
         // the evidence is conclusive, not only when a window's mean crosses the line.
         let mut sequential = if policy.sequential.enabled {
@@ -135,10 +148,6 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         // Beside a canary: an SLA breach the stable release shares is not the canary's.
         let mut assessment = assessment;
         let mut shared: Vec<String> = Vec::new();
-        let beside = releases
-            .iter()
-            .find(|r| r.revision != from.revision && traffic.percent_for(&r.revision) > 0)
-            .cloned();
         let tolerance = policy.sequential.regression.tolerance;
         let mut shared_metrics: Vec<(crate::model::metric::MetricKind, f64)> = Vec::new();
         if let (Some(other), false) = (&beside, assessment.breaches.is_empty()) {
@@ -244,6 +253,16 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 })
             }));
         }
+        let metrics_shared = !shared.is_empty();
+        if let Some(w) = workload.as_ref().filter(|w| w.shared_with.is_some()) {
+            shared.push(format!(
+                "workload: {} here and in {} beside it",
+                w.summary(),
+                beside
+                    .as_ref()
+                    .map_or("the release", |b| b.version.as_str())
+            ));
+        }
         for s in &shared {
             self.line(
                 Mark::Warn,
@@ -273,13 +292,27 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         self.from = Some(from.clone());
         self.report.detection = Some(assessment.clone());
         self.report.sequential = sequential.clone();
+        self.report.workload = workload.clone();
 
         let operator = self.req.to.is_some() || self.req.force;
         // A conclusive sequential breach counts like a window breach of the same severity.
-        let worst = assessment
+        let metric_worst = assessment
             .worst()
             .max(sequential.as_ref().and_then(|v| v.worst()));
-        let assessment = if assessment.verdict == Verdict::Healthy && worst.is_some() {
+        let metric_violation = assessment.verdict == Verdict::Violation
+            || (assessment.verdict == Verdict::Healthy && metric_worst.is_some());
+        // A failing workload is a breach of its own: enough to roll back, even when the
+        // metrics are healthy or say nothing.
+        let workload_failure = workload
+            .as_ref()
+            .and_then(|w| w.counted_severity().map(|sev| (sev, w.summary())));
+        let worst = metric_worst.max(workload_failure.as_ref().map(|(sev, _)| *sev));
+        let workload_why = workload_failure
+            .as_ref()
+            .map(|(sev, summary)| format!("{sev} workload failure: {summary}"));
+        let assessment = if (assessment.verdict == Verdict::Healthy && worst.is_some())
+            || (assessment.verdict == Verdict::Inconclusive && workload_failure.is_some())
+        {
             let mut a = assessment;
             a.verdict = Verdict::Violation;
             if let Some(v) = &sequential {
@@ -289,16 +322,21 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         } else {
             assessment
         };
-        let recommended = worst == Some(Severity::Critical);
         match assessment.verdict {
             Verdict::Healthy if !operator && !shared.is_empty() && worst.is_none() => {
                 let other = beside
                     .as_ref()
                     .map_or("the stable release".to_string(), |b| b.version.to_string());
+                let workload_shared = workload.as_ref().is_some_and(|w| w.shared_with.is_some());
+                let what = match (metrics_shared, workload_shared) {
+                    (true, true) => "breaks the SLA and fails its workload the same way",
+                    (false, true) => "fails its workload the same way",
+                    _ => "breaks the SLA the same way",
+                };
                 self.line(
                     Mark::Warn,
                     format!(
-                        "{other} beside it breaks the SLA the same way: a shared cause (a dependency, the platform), not {}",
+                        "{other} beside it {what}: a shared cause (a dependency, the platform), not {}",
                         from.version
                     ),
                 );
@@ -306,7 +344,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 return Err(Stop::Done(
                     Outcome::NothingToDo,
                     format!(
-                        "{other} beside {} breaks the SLA the same way — a shared cause; rolling back would not help",
+                        "{other} beside {} {what} — a shared cause; rolling back would not help",
                         from.version
                     ),
                 ));
@@ -339,19 +377,26 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                     ),
                 );
                 self.end(StageStatus::Warn);
-                return Err(Stop::Done(
-                    Outcome::NothingToDo,
-                    format!(
+                let summary = match (&workload_why, metric_violation) {
+                    (Some(w), false) => {
+                        format!("workload degraded below the rollback trigger: {w}")
+                    }
+                    (Some(w), true) => format!(
+                        "SLA and workload degraded below the rollback trigger: {}; {w}",
+                        assessment.explain()
+                    ),
+                    (None, _) => format!(
                         "SLA degraded below the rollback trigger: {}",
                         assessment.explain()
                     ),
-                ));
+                };
+                return Err(Stop::Done(Outcome::NothingToDo, summary));
             }
             _ => {}
         }
-        let why = if recommended {
-            "YES (critical SLA breach)".to_string()
-        } else if assessment.verdict == Verdict::Violation {
+        let metric_why = if metric_worst == Some(Severity::Critical) {
+            Some("critical SLA breach".to_string())
+        } else if metric_violation {
             // Name regressions as such: the SLA may well hold.
             let is_regression = |t: crate::sequential::TestKind| {
                 matches!(
@@ -373,16 +418,23 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 || sequential
                     .as_ref()
                     .is_some_and(|v| v.breaches().any(|m| !is_regression(m.test)));
-            match regression {
+            Some(match regression {
                 Some(metric) if !sla_breach => format!(
-                    "YES ({} regression against the baseline: {})",
-                    worst.unwrap_or(Severity::High),
+                    "{} regression against the baseline: {}",
+                    metric_worst.unwrap_or(Severity::High),
                     metric.to_lowercase()
                 ),
-                _ => format!("YES ({} SLA breach)", worst.unwrap_or(Severity::High)),
-            }
+                _ => format!("{} SLA breach", metric_worst.unwrap_or(Severity::High)),
+            })
         } else {
-            "NO — proceeding because the operator asked".to_string()
+            None
+        };
+        // Metrics and workload together: `YES (critical SLA breach; CRITICAL workload failure: …)`.
+        let why = match (metric_why, workload_why) {
+            (Some(m), Some(w)) => format!("YES ({m}; {w})"),
+            (Some(m), None) => format!("YES ({m})"),
+            (None, Some(w)) => format!("YES ({w})"),
+            (None, None) => "NO — proceeding because the operator asked".to_string(),
         };
         self.line(
             if assessment.verdict == Verdict::Violation {
@@ -402,6 +454,68 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
 }
 
 impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
+    /// The failing release's workload, judged from the platform's health snapshot (see
+    /// [`crate::workload`]), with the release `beside` it (a canary's stable neighbour) read
+    /// too when it fails, to tell a shared cause. Prints its line. `None` when the health
+    /// cannot be read: that is said, and the metrics decide alone.
+    async fn workload_verdict(
+        &mut self,
+        from: &Release,
+        beside: Option<&Release>,
+    ) -> Option<WorkloadVerdict> {
+        let policy = self.inner.policy.detection.workload.clone();
+        let inner = Arc::clone(&self.inner);
+        let target = self.req.target.clone();
+        let health = match self
+            .read("health", || inner.platform.health(&target, from))
+            .await
+        {
+            Ok(h) => h,
+            Err(e) => {
+                self.line(
+                    Mark::Warn,
+                    format!(
+                        "Workload: the health of {} could not be read ({e}); deciding on metrics alone",
+                        from.version
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut verdict = WorkloadVerdict::judge(&policy, from, &health, self.now());
+        if let (WorkloadStatus::Failing, Some(other)) = (verdict.status, beside) {
+            match self
+                .read("health", || inner.platform.health(&target, other))
+                .await
+            {
+                Ok(h) => {
+                    let theirs = WorkloadVerdict::judge(&policy, other, &h, self.now());
+                    if verdict.shares_failures_with(&theirs) {
+                        verdict.shared_with = Some(other.reference());
+                    }
+                }
+                Err(e) => self.line(
+                    Mark::Warn,
+                    format!(
+                        "Workload: the health of {} beside it could not be read ({e}); the failure is counted",
+                        other.version
+                    ),
+                ),
+            }
+        }
+        let (mark, shared) = match (verdict.status, &verdict.shared_with) {
+            (WorkloadStatus::Failing, Some(other)) => (
+                Mark::Warn,
+                format!(", shared: {} beside it fails the same way", other.version),
+            ),
+            (WorkloadStatus::Failing, None) => (Mark::Fail, String::new()),
+            (WorkloadStatus::Healthy, _) => (Mark::Ok, String::new()),
+            _ => (Mark::Info, String::new()),
+        };
+        self.line(mark, format!("Workload: {}{shared}", verdict.explain()));
+        Some(verdict)
+    }
+
     /// The anytime-valid test over the detection window: the SLA, and (when the policy asks)
     /// the release against its baseline. `None` when it cannot run (the reason is printed).
     async fn sequential_verdict(

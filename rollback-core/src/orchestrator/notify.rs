@@ -40,6 +40,12 @@ pub(crate) async fn deliver(n: Arc<dyn Notifier>, event: Event, timeout: Duratio
 }
 
 impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
+    /// The failing release's workload failure that counted in the detect stage, if any.
+    fn workload_failure(&self) -> Option<(Severity, String)> {
+        let w = self.report.workload.as_ref()?;
+        Some((w.counted_severity()?, w.summary()))
+    }
+
     /// Builds an event describing the run so far.
     pub(super) fn event(&self, kind: EventKind, stage: Option<Stage>) -> Event {
         let severity = match kind {
@@ -49,6 +55,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
                 .detection
                 .as_ref()
                 .and_then(|d| d.worst())
+                .max(self.workload_failure().map(|(sev, _)| sev))
                 .unwrap_or(Severity::High),
             EventKind::Succeeded => Severity::Medium,
             _ => Severity::Info,
@@ -74,11 +81,20 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         e.stage = stage;
         e.from = self.from.as_ref().map(|r| r.version.clone());
         e.to = self.to.as_ref().map(|r| r.version.clone());
-        e.reason = self
-            .req
-            .reason
-            .clone()
-            .or_else(|| self.report.detection.as_ref().map(|d| d.explain()));
+        e.reason = self.req.reason.clone().or_else(|| {
+            let detected: Vec<String> = self
+                .report
+                .detection
+                .as_ref()
+                .map(|d| d.explain())
+                .into_iter()
+                .chain(
+                    self.workload_failure()
+                        .map(|(sev, summary)| format!("{sev} workload failure: {summary}")),
+                )
+                .collect();
+            (!detected.is_empty()).then(|| detected.join("; "))
+        });
         if let Some(d) = &self.report.detection {
             e.metrics = d
                 .readings

@@ -127,6 +127,7 @@ pub(super) async fn execute<P: Platform + 'static, M: MetricsSource + 'static>(
         stages: Vec::new(),
         detection: None,
         sequential: None,
+        workload: None,
         impact: None,
         candidates: Vec::new(),
         gates: Vec::new(),

@@ -12,8 +12,10 @@
 //!
 //! Builtin scenarios ([`Scenario::builtin_names`]): `spec-incident` (the default: v1.3.0
 //! failing in production, v1.2.9 warm on green), `staging-canary`, `dev-no-bluegreen`,
-//! `healthy`, `cascade`, `gradual-overload` and `latency-regression` (inside the SLA, but
-//! slower than before the deploy: only the regression test sees it).
+//! `healthy`, `cascade`, `gradual-overload`, `latency-regression` (inside the SLA, but
+//! slower than before the deploy: only the regression test sees it) and `crash-loop` (pods
+//! OOM-killed over and over while the metrics stay within the SLA: only the workload shows
+//! it).
 //!
 //! ```
 //! use std::time::Duration;

@@ -91,7 +91,7 @@ use crate::platform::Capabilities;
 /// The name of the default builtin scenario: the spec's production incident.
 pub const DEFAULT_SCENARIO: &str = "spec-incident";
 
-const BUILTINS: [(&str, &str); 7] = [
+const BUILTINS: [(&str, &str); 8] = [
     (
         "spec-incident",
         include_str!("../../scenarios/spec-incident.toml"),
@@ -113,6 +113,10 @@ const BUILTINS: [(&str, &str); 7] = [
     (
         "latency-regression",
         include_str!("../../scenarios/latency-regression.toml"),
+    ),
+    (
+        "crash-loop",
+        include_str!("../../scenarios/crash-loop.toml"),
     ),
 ];
 
@@ -300,7 +304,7 @@ impl Scenario {
 
     /// The names of the builtin scenarios; the first is the default ([`DEFAULT_SCENARIO`]).
     pub fn builtin_names() -> &'static [&'static str] {
-        const NAMES: [&str; 7] = [
+        const NAMES: [&str; 8] = [
             BUILTINS[0].0,
             BUILTINS[1].0,
             BUILTINS[2].0,
@@ -308,6 +312,7 @@ impl Scenario {
             BUILTINS[4].0,
             BUILTINS[5].0,
             BUILTINS[6].0,
+            BUILTINS[7].0,
         ];
         &NAMES
     }
