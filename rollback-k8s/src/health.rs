@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Pod;
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
 use kube::api::{Api, ListParams};
 use rollback_core::{HealthSnapshot, Result};
 
 use crate::error_map::Call;
-use crate::layout::{match_labels_selector, Layout, ReleaseObj};
+use crate::layout::{match_labels_selector, to_chrono, Layout, ReleaseObj};
 use crate::platform::{unknown_revision, KubePlatform};
 use crate::readiness::rollout_status;
 use crate::template::POD_TEMPLATE_HASH;
@@ -45,8 +46,16 @@ pub(crate) fn restarts(pod: &Pod) -> u32 {
         })
 }
 
-/// The problems one pod shows (`CrashLoopBackOff`, `OOMKilled`, `exit code 1`, `Unschedulable`).
-pub(crate) fn pod_problems(pod: &Pod) -> Vec<String> {
+/// How long a container's *previous* termination (`lastState.terminated`) still counts as a
+/// problem after it finished. Kubernetes keeps the last termination for the life of the pod,
+/// so without a horizon one OOM kill days ago would mark a healthy release as failing; a
+/// container that keeps dying shows `CrashLoopBackOff` (its current state) and restarts.
+pub(crate) const RECENT_TERMINATION: chrono::Duration = chrono::Duration::minutes(10);
+
+/// The problems one pod shows at `now` (`CrashLoopBackOff`, `OOMKilled`, `exit code 1`,
+/// `Unschedulable`): current waiting and terminated states, and a previous termination that
+/// finished within [`RECENT_TERMINATION`] (or whose end time is unknown).
+pub(crate) fn pod_problems(pod: &Pod, now: DateTime<Utc>) -> Vec<String> {
     let mut out = Vec::new();
     let Some(status) = pod.status.as_ref() else {
         return out;
@@ -57,11 +66,22 @@ pub(crate) fn pod_problems(pod: &Pod) -> Vec<String> {
                 out.push(reason.to_string());
             }
         }
+        let recent = |t: &&ContainerStateTerminated| {
+            t.finished_at
+                .as_ref()
+                .and_then(to_chrono)
+                .is_none_or(|end| now - end <= RECENT_TERMINATION)
+        };
         let terminated = c
             .state
             .as_ref()
             .and_then(|s| s.terminated.as_ref())
-            .or_else(|| c.last_state.as_ref().and_then(|s| s.terminated.as_ref()));
+            .or_else(|| {
+                c.last_state
+                    .as_ref()
+                    .and_then(|s| s.terminated.as_ref())
+                    .filter(recent)
+            });
         if let Some(t) = terminated {
             match t.reason.as_deref() {
                 Some("OOMKilled") => out.push("OOMKilled".into()),
@@ -137,9 +157,10 @@ impl KubePlatform {
                 .map_or(0, |n| u32::try_from(n).unwrap_or(0));
         snapshot.available = rs_available.min(snapshot.ready);
         snapshot.restarts = pods.iter().map(restarts).sum();
+        let now = self.now();
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for p in &pods {
-            let mut seen = pod_problems(p);
+            let mut seen = pod_problems(p, now);
             seen.sort();
             seen.dedup();
             for problem in seen {
@@ -162,7 +183,7 @@ impl KubePlatform {
                 snapshot.problems.push(status.describe());
             }
         }
-        snapshot.observed_at = Some(self.now());
+        snapshot.observed_at = Some(now);
         Ok(snapshot)
     }
 }
@@ -206,7 +227,7 @@ mod tests {
             }),
             ..Default::default()
         });
-        let problems = pod_problems(&p);
+        let problems = pod_problems(&p, Utc::now());
         assert!(
             problems.contains(&"CrashLoopBackOff".to_string()),
             "{problems:?}"
@@ -230,6 +251,39 @@ mod tests {
             }),
             ..Default::default()
         });
-        assert_eq!(pod_problems(&p), vec!["exit code 3 (Error)".to_string()]);
+        assert_eq!(
+            pod_problems(&p, Utc::now()),
+            vec!["exit code 3 (Error)".to_string()]
+        );
+    }
+
+    #[test]
+    fn an_old_previous_termination_is_not_a_problem_any_more() {
+        let finished: DateTime<Utc> = "2026-01-10T08:00:00Z".parse().unwrap();
+        let time = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(finished.timestamp()).unwrap(),
+        );
+        let p = pod_with(ContainerStatus {
+            name: "web".into(),
+            restart_count: 1,
+            last_state: Some(ContainerState {
+                terminated: Some(ContainerStateTerminated {
+                    exit_code: 137,
+                    reason: Some("OOMKilled".into()),
+                    finished_at: Some(time),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let soon = finished + chrono::Duration::minutes(3);
+        assert_eq!(pod_problems(&p, soon), vec!["OOMKilled".to_string()]);
+        let later = finished + RECENT_TERMINATION + chrono::Duration::seconds(1);
+        assert!(
+            pod_problems(&p, later).is_empty(),
+            "{:?}",
+            pod_problems(&p, later)
+        );
     }
 }
