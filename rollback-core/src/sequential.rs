@@ -126,7 +126,13 @@
 //! With [`DetectorConfig::regression`] set and a [`Baseline`] — totals over the hour before
 //! the deploy, or the stable release beside a canary — [`SequentialDetector::with_baseline`]
 //! adds up to two tests, each with its own share of `alpha` (so the bound above still holds
-//! for the whole detector):
+//! for the whole detector). The shares are fixed by what the baseline *has* — error counts
+//! always, a latency histogram or not — and never by its values: with `m` SLA tests and `r`
+//! possible regression tests (1, or 2 with a histogram) every test gets `α_i = α/(m + r)`. A
+//! test the baseline's data rule out (too few requests, a tolerated rate above the SLA) is
+//! skipped and its share goes unspent; handing it to the SLA tests instead would let the same
+//! data that decide the skip also decide the shares, and the union bound below would no longer
+//! sum to `α`.
 //!
 //! * *errors*: the same mixture e-process, against `p_null = odds⁻¹(τ · odds(U))`, where `U`
 //!   is the baseline's upper confidence bound (the confidence sequence below, at half the
@@ -1143,10 +1149,6 @@ impl RegressionPlan {
             notes,
         }
     }
-
-    fn tests(&self) -> usize {
-        usize::from(self.errors.is_some()) + usize::from(!self.bounds.is_empty())
-    }
 }
 
 impl SequentialDetector {
@@ -1205,19 +1207,22 @@ impl SequentialDetector {
     fn build_detector(config: DetectorConfig, baseline: Option<Baseline>) -> Result<Self> {
         config.validate()?;
         let sla_tests = 1 + usize::from(config.latency.is_some());
-        // Each regression test gets the share of alpha a test would get if both ran; the plan
-        // is fixed by the baseline alone, before any observation.
+        // The shares are fixed by what the baseline *has* (a histogram or not), never by its
+        // counts: whether a regression test runs depends on the baseline's data (too few
+        // requests, a confidence bound above the SLA), and a share handed back to the SLA
+        // tests when it does not would be chosen by the same data that can make the baseline's
+        // confidence bound wrong — the union bound would then exceed alpha. One share per
+        // possible test; a skipped test's share is simply not spent.
+        let possible = match (&config.regression, &baseline) {
+            (Some(_), Some(b)) => 1 + usize::from(b.latency.is_some()),
+            _ => 0,
+        };
+        let share = config.alpha / (sla_tests + possible) as f64;
         let plan = match (&config.regression, &baseline) {
-            (Some(r), Some(b)) => Some(RegressionPlan::new(
-                &config,
-                r,
-                b,
-                config.alpha / (sla_tests + 2) as f64,
-            )),
+            (Some(r), Some(b)) => Some(RegressionPlan::new(&config, r, b, share)),
             _ => None,
         };
-        let tests = sla_tests + plan.as_ref().map_or(0, RegressionPlan::tests);
-        let alpha = config.alpha / tests as f64;
+        let alpha = share;
         let fast = config.fast_burn;
         let error = RateTest::new(config.error_rate.max, alpha, config.min_requests, fast);
         let latency = config.latency.map(|l| match l.source {
@@ -1230,8 +1235,8 @@ impl SequentialDetector {
             LatencySource::QuantileSamples => RateTest::new(0.5, alpha, config.min_samples, 0.0),
         });
         // A regression test spends half its share on the baseline's confidence bounds (see
-        // `RegressionPlan::new`, which used the smallest share a test can get) and half here.
-        let alpha_reg = config.alpha / (sla_tests + 2) as f64 / 2.0;
+        // `RegressionPlan::new`) and half here.
+        let alpha_reg = share / 2.0;
         let (regression, shift, notes) = match plan {
             Some(p) => (
                 p.errors.map(|(null, base)| {
@@ -3246,6 +3251,73 @@ mod tests {
             latency: probs.map(|p| histogram(&mut rng, requests, &BOUNDS, p)),
             label: "before the deploy".into(),
         }
+    }
+
+    #[test]
+    fn alpha_shares_depend_on_what_the_baseline_has_not_on_its_counts() {
+        // SLA 1 %, alpha 0.01. The e-value thresholds show each test's share: an SLA test
+        // crosses at 1/alpha_i, a regression e-process at 2/alpha_i (half its share pays for
+        // the baseline's confidence bounds).
+        let thresholds = |b: Baseline| -> Vec<(TestKind, f64)> {
+            let d = SequentialDetector::with_baseline(regression_config(0.01, 0.01), b).unwrap();
+            d.verdict()
+                .metrics
+                .iter()
+                .map(|m| (m.test, m.e_threshold))
+                .collect()
+        };
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-6 * b;
+        // Errors only, the regression test runs: two tests, alpha/2 each.
+        let t = thresholds(baseline_of(100_000, 100, None));
+        assert!(
+            t.iter()
+                .any(|&(k, e)| k == TestKind::ErrorRate && close(e, 200.0)),
+            "{t:?}"
+        );
+        assert!(
+            t.iter()
+                .any(|&(k, e)| k == TestKind::ErrorRegression && close(e, 400.0)),
+            "{t:?}"
+        );
+        // Errors only, the baseline's data rule the regression test out (0.8 % errors: twice
+        // its odds is above the 1 % SLA): its share is not handed to the SLA test.
+        let t = thresholds(baseline_of(100_000, 800, None));
+        assert!(
+            t.iter().all(|&(k, _)| k != TestKind::ErrorRegression),
+            "{t:?}"
+        );
+        assert!(
+            t.iter()
+                .any(|&(k, e)| k == TestKind::ErrorRate && close(e, 200.0)),
+            "{t:?}"
+        );
+        // Too few requests: the same.
+        let t = thresholds(baseline_of(10, 0, None));
+        assert!(
+            t.iter()
+                .any(|&(k, e)| k == TestKind::ErrorRate && close(e, 200.0)),
+            "{t:?}"
+        );
+        // With a histogram: three possible tests, alpha/3 each.
+        let t = thresholds(baseline_of(100_000, 100, Some(&HEALTHY)));
+        assert!(
+            t.iter()
+                .any(|&(k, e)| k == TestKind::ErrorRate && close(e, 300.0)),
+            "{t:?}"
+        );
+        assert!(
+            t.iter()
+                .any(|&(k, e)| k == TestKind::ErrorRegression && close(e, 600.0)),
+            "{t:?}"
+        );
+        assert!(
+            t.iter()
+                .any(|&(k, e)| k == TestKind::LatencyShift && close(e, 600.0)),
+            "{t:?}"
+        );
+        // Without a baseline: the SLA test alone has all of alpha.
+        let d = SequentialDetector::new(regression_config(0.01, 0.01)).unwrap();
+        assert!(close(d.verdict().metrics[0].e_threshold, 100.0));
     }
 
     #[test]
