@@ -101,8 +101,9 @@ async fn stopped_tasks(
 
 /// The health of one release: its service's (or deployment's) counts; in a blue/green pair,
 /// ready is also bounded by the healthy targets of the slot's target group. Problems name a
-/// failed rollout, the circuit breaker, failed tasks and — while not all tasks run — why the
-/// recent tasks stopped.
+/// failed rollout and the circuit breaker, and — while not all tasks run — the failed tasks
+/// and why the recent tasks stopped. Failed tasks of a deployment whose tasks all run are
+/// history: they count as restarts, not as a problem.
 pub(crate) async fn health(
     p: &EcsPlatform,
     target: &Target,
@@ -145,7 +146,10 @@ pub(crate) async fn health(
             ));
         }
     }
-    if failed > 0 {
+    // ECS keeps a deployment's failed-task count for its whole life: while the release is
+    // short of its desired count they are a failure now; once every task runs they are history,
+    // judged as restarts (the workload policy's restart limit and window), as on Kubernetes.
+    if failed > 0 && running < desired {
         h.problems
             .push(format!("{failed} task(s) failed to start or stay running"));
     }
@@ -158,7 +162,7 @@ pub(crate) async fn health(
         h.ready = h.ready.min(healthy);
         h.available = h.ready;
     }
-    if failed > 0 || running < desired {
+    if running < desired {
         let stopped = stopped_tasks(
             p,
             mode.cluster(),

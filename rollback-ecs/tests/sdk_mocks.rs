@@ -295,6 +295,42 @@ async fn health_reports_failed_tasks_of_a_rolling_deployment() {
     );
 }
 
+/// A deployment that completed after two failed tasks: every desired task runs, so the old
+/// failures are restarts to judge, not a failure now.
+#[tokio::test]
+async fn failed_tasks_of_a_completed_deployment_are_restarts_not_problems() {
+    let services = mock!(Ecs::describe_services).then_output(|| {
+        DescribeServicesOutput::builder()
+            .services(
+                Service::builder()
+                    .service_name("web")
+                    .status("ACTIVE")
+                    .task_definition(TD2)
+                    .desired_count(2)
+                    .running_count(2)
+                    .deployments(
+                        Deployment::builder()
+                            .status("PRIMARY")
+                            .task_definition(TD2)
+                            .desired_count(2)
+                            .running_count(2)
+                            .failed_tasks(2)
+                            .rollout_state(DeploymentRolloutState::Completed)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let p = platform(&[&services], DeploymentHistory::DescribeServices);
+    let h = p
+        .health(&target(), &release(TD2, "v1.1.0"))
+        .await
+        .expect("health");
+    assert_eq!((h.desired, h.ready, h.restarts), (2, 2, 2));
+    assert!(h.problems.is_empty(), "{h:?}");
+}
+
 fn aws_error(status: u16, code: &str, message: &str) -> HttpResponse {
     HttpResponse::new(
         StatusCode::try_from(status).expect("status"),
