@@ -1628,6 +1628,32 @@ fn run_traces<T: Watched>(
     })
 }
 
+/// Every rule on `healthy_traces` healthy traces (`healthy(i)`) and, per failure `f` (the
+/// `k`-th, numbered from 1), on `failing_traces` failing ones (`failing(k, f, i)`).
+fn healthy_and_failing<T: Watched, F: Copy + Sync>(
+    (healthy_traces, failing_traces): (u64, u64),
+    threads: usize,
+    failures: &[F],
+    healthy: impl Fn(u64) -> T + Sync,
+    failing: impl Fn(u64, F, u64) -> T + Sync,
+    rules: &[Box<dyn Rule<T>>],
+) -> (Vec<Run>, Vec<Vec<Run>>) {
+    let h = run_traces(healthy_traces, threads, healthy, rules);
+    let f = failures
+        .iter()
+        .enumerate()
+        .map(|(k, &f)| {
+            run_traces(
+                failing_traces,
+                threads,
+                |i| failing(k as u64 + 1, f, i),
+                rules,
+            )
+        })
+        .collect();
+    (h, f)
+}
+
 fn quantile(sorted: &[u64], q: f64) -> Option<u64> {
     if sorted.is_empty() {
         return None;
@@ -1869,23 +1895,14 @@ fn report_errors(healthy_traces: u64, failing_traces: u64, threads: usize) -> St
         .collect();
     for &rate in &RATES {
         let _ = writeln!(out, "### {rate} req/s\n");
-        let healthy = run_traces(
-            healthy_traces,
+        let (healthy, failing) = healthy_and_failing(
+            (healthy_traces, failing_traces),
             threads,
+            &FAIL_RATES,
             |i| trace(seed(rate, 0.0, i), rate, None),
+            |_, f, i| trace(seed(rate, f, i), rate, Some(f)),
             &rules,
         );
-        let failing: Vec<Vec<Run>> = FAIL_RATES
-            .iter()
-            .map(|&f| {
-                run_traces(
-                    failing_traces,
-                    threads,
-                    |i| trace(seed(rate, f, i), rate, Some(f)),
-                    &rules,
-                )
-            })
-            .collect();
         table(&mut out, &rules, &columns, &healthy, &failing);
         error_baseline_notes(&mut out, rate, healthy_traces, true);
     }
@@ -1907,23 +1924,14 @@ fn report_errors_issue(healthy_traces: u64, failing_traces: u64, threads: usize)
         .collect();
     for &rate in &RATES {
         let _ = writeln!(out, "### {rate} req/s\n");
-        let healthy = run_traces(
-            healthy_traces,
+        let (healthy, failing) = healthy_and_failing(
+            (healthy_traces, failing_traces),
             threads,
+            &FAIL_RATES,
             |i| trace_with(seed(rate, 0.0, i), rate, None, false),
+            |_, f, i| trace_with(seed(rate, f, i), rate, Some(f), false),
             &rules,
         );
-        let failing: Vec<Vec<Run>> = FAIL_RATES
-            .iter()
-            .map(|&f| {
-                run_traces(
-                    failing_traces,
-                    threads,
-                    |i| trace_with(seed(rate, f, i), rate, Some(f), false),
-                    &rules,
-                )
-            })
-            .collect();
         table(&mut out, &rules, &columns, &healthy, &failing);
         error_baseline_notes(&mut out, rate, healthy_traces, false);
     }
@@ -2192,24 +2200,14 @@ fn report_latency(healthy_traces: u64, failing_traces: u64, threads: usize) -> S
     let columns: Vec<String> = LAT_FAILURES.iter().map(|f| f.label().to_string()).collect();
     for &rate in &LAT_RATES {
         let _ = writeln!(out, "### Latency, {rate} req/s\n");
-        let healthy = run_traces(
-            healthy_traces,
+        let (healthy, failing) = healthy_and_failing(
+            (healthy_traces, failing_traces),
             threads,
+            &LAT_FAILURES,
             |i| latency_trace(latency_seed(rate, 0, i), rate, None),
+            |k, f, i| latency_trace(latency_seed(rate, k, i), rate, Some(f)),
             &rules,
         );
-        let failing: Vec<Vec<Run>> = LAT_FAILURES
-            .iter()
-            .enumerate()
-            .map(|(k, &f)| {
-                run_traces(
-                    failing_traces,
-                    threads,
-                    |i| latency_trace(latency_seed(rate, k as u64 + 1, i), rate, Some(f)),
-                    &rules,
-                )
-            })
-            .collect();
         table(&mut out, &rules, &columns, &healthy, &failing);
         let drift: Vec<f64> = (0..healthy_traces)
             .map(|i| {
@@ -2295,24 +2293,14 @@ fn report_canary(healthy_traces: u64, failing_traces: u64, threads: usize) -> St
         .collect();
     for &rate in &CANARY_RATES {
         let _ = writeln!(out, "### Canary, {rate} req/s in total\n");
-        let healthy = run_traces(
-            healthy_traces,
+        let (healthy, failing) = healthy_and_failing(
+            (healthy_traces, failing_traces),
             threads,
+            &FAIL_RATES,
             |i| canary_trace(canary_seed(rate, 0, i), rate, None),
+            |k, f, i| canary_trace(canary_seed(rate, k, i), rate, Some(f)),
             &rules,
         );
-        let failing: Vec<Vec<Run>> = FAIL_RATES
-            .iter()
-            .enumerate()
-            .map(|(k, &f)| {
-                run_traces(
-                    failing_traces,
-                    threads,
-                    |i| canary_trace(canary_seed(rate, k as u64 + 1, i), rate, Some(f)),
-                    &rules,
-                )
-            })
-            .collect();
         table(&mut out, &rules, &columns, &healthy, &failing);
         canary_notes(&mut out, rate, &rules, &healthy);
     }
@@ -2340,24 +2328,14 @@ fn report_lat_canary(
     let columns: Vec<String> = LAT_FAILURES.iter().map(|f| f.label().to_string()).collect();
     for &rate in rates {
         let _ = writeln!(out, "### Canary latency, {rate} req/s in total\n");
-        let healthy = run_traces(
-            healthy_traces,
+        let (healthy, failing) = healthy_and_failing(
+            (healthy_traces, failing_traces),
             threads,
+            &LAT_FAILURES,
             |i| lat_canary_trace(lat_canary_seed(rate, 0, i), rate, None),
+            |k, f, i| lat_canary_trace(lat_canary_seed(rate, k, i), rate, Some(f)),
             &rules,
         );
-        let failing: Vec<Vec<Run>> = LAT_FAILURES
-            .iter()
-            .enumerate()
-            .map(|(k, &f)| {
-                run_traces(
-                    failing_traces,
-                    threads,
-                    |i| lat_canary_trace(lat_canary_seed(rate, k as u64 + 1, i), rate, Some(f)),
-                    &rules,
-                )
-            })
-            .collect();
         table(&mut out, &rules, &columns, &healthy, &failing);
         let mut with_slowdown = 0;
         let mut breaking = 0;

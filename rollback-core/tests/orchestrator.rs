@@ -20,6 +20,16 @@ fn request(sim: &Simulation) -> RollbackRequest {
     RollbackRequest::new(sim.target()).reason("High error rate")
 }
 
+/// A run of the simulation's default request under `policy`.
+async fn run_with_policy(sim: &Simulation, policy: policy::Policy) -> RollbackReport {
+    orchestrator(sim)
+        .policy(policy)
+        .build()
+        .unwrap()
+        .run(request(sim))
+        .await
+}
+
 fn version(r: &Option<ReleaseRef>) -> String {
     r.as_ref()
         .map(|r| r.version.to_string())
@@ -302,12 +312,7 @@ async fn without_cascade_a_failed_health_check_fails_and_says_where_traffic_is()
     let sim = Simulation::builtin("cascade").unwrap();
     let mut policy = policy::Policy::default();
     policy.health.cascade = false;
-    let r = orchestrator(&sim)
-        .policy(policy)
-        .build()
-        .unwrap()
-        .run(request(&sim))
-        .await;
+    let r = run_with_policy(&sim, policy).await;
     assert_eq!(r.outcome, Outcome::Failed);
     let fs = r.final_state.unwrap();
     assert_eq!(fs.traffic, Some(sim.traffic(&sim.target()).unwrap()));
@@ -825,12 +830,7 @@ async fn a_release_inside_its_sla_but_slower_than_before_the_deploy_is_rolled_ba
     let sim = Simulation::builtin("latency-regression").unwrap();
     let mut policy = policy::Policy::default();
     policy.detection.sequential.regression.enabled = false;
-    let r = orchestrator(&sim)
-        .policy(policy)
-        .build()
-        .unwrap()
-        .run(request(&sim))
-        .await;
+    let r = run_with_policy(&sim, policy).await;
     assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
     assert_eq!(sim.mutating_calls(), 0);
 }
@@ -903,12 +903,7 @@ async fn a_canary_failing_exactly_like_its_neighbour_is_not_rolled_back() {
     );
     let mut policy = policy::Policy::default();
     policy.detection.sequential.regression.enabled = false;
-    let r = orchestrator(&sim3)
-        .policy(policy)
-        .build()
-        .unwrap()
-        .run(request(&sim3))
-        .await;
+    let r = run_with_policy(&sim3, policy).await;
     assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
     assert!(r.summary.contains("a shared cause"), "{}", r.summary);
     // The operator can still insist.
@@ -1069,12 +1064,7 @@ async fn a_health_read_failure_is_reported_and_the_metrics_still_decide() {
 async fn a_disabled_workload_policy_reads_no_health_and_changes_nothing() {
     let sim = Simulation::builtin("crash-loop").unwrap();
     let policy = policy::Policy::from_toml("[detection]\nworkload = { enabled = false }").unwrap();
-    let r = orchestrator(&sim)
-        .policy(policy)
-        .build()
-        .unwrap()
-        .run(request(&sim))
-        .await;
+    let r = run_with_policy(&sim, policy).await;
     assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
     assert_eq!(r.summary, "no SLA violation — nothing to roll back");
     assert!(r.workload.is_none());
@@ -1114,12 +1104,7 @@ async fn a_release_within_its_grace_period_is_not_judged() {
     // Past a shorter grace period, the same snapshot is judged.
     let sim = fresh();
     let policy = policy::Policy::from_toml("[detection.workload]\ngrace_period = \"1m\"").unwrap();
-    let r = orchestrator(&sim)
-        .policy(policy)
-        .build()
-        .unwrap()
-        .run(request(&sim))
-        .await;
+    let r = run_with_policy(&sim, policy).await;
     assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
 }
 
@@ -1147,12 +1132,7 @@ async fn restarts_alone_are_a_high_failure_held_to_the_trigger() {
     let sim = Simulation::builtin("crash-loop").unwrap();
     let mut policy = policy;
     policy.detection.trigger = Severity::Critical;
-    let r = orchestrator(&sim)
-        .policy(policy)
-        .build()
-        .unwrap()
-        .run(request(&sim))
-        .await;
+    let r = run_with_policy(&sim, policy).await;
     assert_eq!(r.outcome, Outcome::NothingToDo, "{}", r.summary);
     assert!(
         r.summary
