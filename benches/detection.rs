@@ -1882,12 +1882,23 @@ fn null_pct(v: &mut [f64], q: f64) -> String {
     }
 }
 
-fn report_errors(healthy_traces: u64, failing_traces: u64, threads: usize) -> String {
-    let rules = rules();
+/// The `errors` section (traces with error blips, `rules()`) or, with `blips` false, the
+/// `errors-issue` section: the same traces (same seeds) without the error blips, the issue's
+/// noise model (`issue_rules()`).
+fn report_errors(healthy_traces: u64, failing_traces: u64, threads: usize, blips: bool) -> String {
+    let rules = if blips { rules() } else { issue_rules() };
     let mut out = String::new();
+    let (intro, reg) = if blips {
+        ("", "The `-reg` rows also test")
+    } else {
+        (
+            "The error traces above (same seeds, traffic, diurnal drift, bursts, prefix) without the error blips. ",
+            "`sequential-reg2` also tests",
+        )
+    };
     let _ = writeln!(
         out,
-        "SLA error rate < 0.5 % for every rule; {healthy_traces} healthy traces of 60 min and {failing_traces} failing traces per cell; delays in seconds from the change (median / p95), `miss` = not detected within 30 min, `early` = alarm before the change (excluded from delays). The `-reg` rows also test against the 30 min before each trace.\n"
+        "{intro}SLA error rate < 0.5 % for every rule; {healthy_traces} healthy traces of 60 min and {failing_traces} failing traces per cell; delays in seconds from the change (median / p95), `miss` = not detected within 30 min, `early` = alarm before the change (excluded from delays). {reg} against the 30 min before each trace.\n"
     );
     let columns: Vec<String> = FAIL_RATES
         .iter()
@@ -1899,41 +1910,12 @@ fn report_errors(healthy_traces: u64, failing_traces: u64, threads: usize) -> St
             (healthy_traces, failing_traces),
             threads,
             &FAIL_RATES,
-            |i| trace(seed(rate, 0.0, i), rate, None),
-            |_, f, i| trace(seed(rate, f, i), rate, Some(f)),
+            |i| trace_with(seed(rate, 0.0, i), rate, None, blips),
+            |_, f, i| trace_with(seed(rate, f, i), rate, Some(f), blips),
             &rules,
         );
         table(&mut out, &rules, &columns, &healthy, &failing);
-        error_baseline_notes(&mut out, rate, healthy_traces, true);
-    }
-    out
-}
-
-/// The `errors-issue` section: the error traces of `report_errors` (same seeds) without the
-/// error blips, the issue's noise model.
-fn report_errors_issue(healthy_traces: u64, failing_traces: u64, threads: usize) -> String {
-    let rules = issue_rules();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "The error traces above (same seeds, traffic, diurnal drift, bursts, prefix) without the error blips. SLA error rate < 0.5 % for every rule; {healthy_traces} healthy traces of 60 min and {failing_traces} failing traces per cell; delays in seconds from the change (median / p95), `miss` = not detected within 30 min, `early` = alarm before the change (excluded from delays). `sequential-reg2` also tests against the 30 min before each trace.\n"
-    );
-    let columns: Vec<String> = FAIL_RATES
-        .iter()
-        .map(|f| format!("{} errors", pct(*f)))
-        .collect();
-    for &rate in &RATES {
-        let _ = writeln!(out, "### {rate} req/s\n");
-        let (healthy, failing) = healthy_and_failing(
-            (healthy_traces, failing_traces),
-            threads,
-            &FAIL_RATES,
-            |i| trace_with(seed(rate, 0.0, i), rate, None, false),
-            |_, f, i| trace_with(seed(rate, f, i), rate, Some(f), false),
-            &rules,
-        );
-        table(&mut out, &rules, &columns, &healthy, &failing);
-        error_baseline_notes(&mut out, rate, healthy_traces, false);
+        error_baseline_notes(&mut out, rate, healthy_traces, blips);
     }
     out
 }
@@ -2486,12 +2468,12 @@ fn report(scale: u64, threads: usize) {
         }
     };
     section("errors", "Detection comparison", &|| {
-        report_errors(scale, scale / 2, threads)
+        report_errors(scale, scale / 2, threads, true)
     });
     section(
         "errors-issue",
         "Detection comparison, the issue's noise model (no error blips)",
-        &|| report_errors_issue(scale, scale / 2, threads),
+        &|| report_errors(scale, scale / 2, threads, false),
     );
     section(
         "errors-oracle",
