@@ -18,8 +18,9 @@ pub enum NoDataPolicy {
     /// called healthy on missing data.
     #[default]
     Fail,
-    /// Missing data makes the verdict inconclusive: the detect stage stops without acting, a
-    /// health sample neither counts nor resets.
+    /// Missing data makes the verdict inconclusive: the detect stage stops without acting
+    /// (unless another metric, a sequential test or the workload breaches: a breach is a
+    /// breach whatever another metric lacks), a health sample neither counts nor resets.
     Inconclusive,
     /// Missing data is ignored.
     Pass,

@@ -1281,3 +1281,76 @@ async fn an_invalid_workload_policy_is_refused_before_any_call() {
     );
     assert!(sim.calls().is_empty());
 }
+
+/// The simulation's metrics, with one kind answering no data for one release (a new release
+/// whose series lost a label, say).
+struct WithoutData<M> {
+    inner: M,
+    kind: MetricKind,
+    version: &'static str,
+}
+
+#[async_trait]
+impl<M: MetricsSource> MetricsSource for WithoutData<M> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn query(&self, query: &MetricQuery) -> Result<Vec<Series>> {
+        let theirs = query
+            .release
+            .as_ref()
+            .is_some_and(|r| r.version.as_str() == self.version);
+        if query.kind == self.kind && theirs {
+            return Ok(Vec::new());
+        }
+        self.inner.query(query).await
+    }
+}
+
+/// A run of `scenario` whose memory queries answer no data for the release `version`, under
+/// `no_data`.
+async fn run_without_memory_data(
+    scenario: &str,
+    version: &'static str,
+    no_data: policy::NoDataPolicy,
+) -> (Simulation, RollbackReport) {
+    let sim = Simulation::builtin(scenario).unwrap();
+    let metrics = WithoutData {
+        inner: sim.metrics(),
+        kind: MetricKind::MemoryUtilization,
+        version,
+    };
+    let mut policy = policy::Policy::default();
+    policy.detection.no_data = no_data;
+    let r = Orchestrator::builder(sim.platform(), metrics)
+        .clock(sim.clock())
+        .policy(policy)
+        .build()
+        .unwrap()
+        .run(request(&sim))
+        .await;
+    (sim, r)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_conclusive_breach_is_not_hidden_by_another_metrics_missing_data() {
+    use policy::NoDataPolicy;
+    // Memory says nothing, so the window verdict is inconclusive; the latency distribution's
+    // sequential test is conclusive, and a breach is a breach whatever another metric lacks.
+    let (sim, r) =
+        run_without_memory_data("latency-regression", "v3.1.0", NoDataPolicy::Inconclusive).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    assert_eq!(version(&r.to), "v3.0.4");
+    let a = r.detection.as_ref().unwrap();
+    assert_eq!(a.no_data, vec![MetricKind::MemoryUtilization]);
+    assert!(r.sequential.as_ref().unwrap().worst().is_some());
+    assert!(sim.mutating_calls() > 0);
+    // Nothing conclusive besides the missing metric: inconclusive, and nothing changes.
+    let (sim, r) = run_without_memory_data("healthy", "v1.3.0", NoDataPolicy::Inconclusive).await;
+    assert_eq!(r.outcome, Outcome::Inconclusive, "{}", r.summary);
+    assert_eq!(sim.mutating_calls(), 0);
+    // Under `pass` the missing metric is ignored and the breach decides, as before.
+    let (_, r) = run_without_memory_data("latency-regression", "v3.1.0", NoDataPolicy::Pass).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+}

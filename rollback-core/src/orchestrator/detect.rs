@@ -295,12 +295,13 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         self.report.workload = workload.clone();
 
         let operator = self.req.to.is_some() || self.req.force;
-        // A conclusive sequential breach counts like a window breach of the same severity.
+        // A conclusive sequential breach counts like a window breach of the same severity,
+        // also when another metric's missing data left the window verdict inconclusive: a
+        // breach is a breach whatever another metric lacks.
         let metric_worst = assessment
             .worst()
             .max(sequential.as_ref().and_then(|v| v.worst()));
-        let metric_violation = assessment.verdict == Verdict::Violation
-            || (assessment.verdict == Verdict::Healthy && metric_worst.is_some());
+        let metric_violation = assessment.verdict == Verdict::Violation || metric_worst.is_some();
         // A failing workload is a breach of its own: enough to roll back, even when the
         // metrics are healthy or say nothing.
         let workload_failure = workload
@@ -310,9 +311,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         let workload_why = workload_failure
             .as_ref()
             .map(|(sev, summary)| format!("{sev} workload failure: {summary}"));
-        let assessment = if (assessment.verdict == Verdict::Healthy && worst.is_some())
-            || (assessment.verdict == Verdict::Inconclusive && workload_failure.is_some())
-        {
+        let assessment = if assessment.verdict != Verdict::Violation && worst.is_some() {
             let mut a = assessment;
             a.verdict = Verdict::Violation;
             if let Some(v) = &sequential {
