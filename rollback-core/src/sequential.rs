@@ -745,8 +745,9 @@ impl Observation {
     /// Turns a `StatusCodes` answer (one series per `code` label, responses per step) and,
     /// optionally, a `Latency(q)` answer and a `LatencyHistogram` answer into observations in
     /// time order. Series of one code (per instance) are summed; 5xx codes count as errors;
-    /// fractional counts (PromQL `increase()`) are rounded; non-finite samples are skipped. A
-    /// latency sample or histogram at a time with no status counts is ignored.
+    /// fractional counts (from a source that extrapolates, like PromQL `increase()`) are
+    /// rounded; non-finite samples are skipped. A latency sample or histogram at a time with no
+    /// status counts is ignored.
     pub fn from_series(
         status: &[Series],
         latency: Option<&[Series]>,

@@ -29,8 +29,8 @@ pub(crate) fn le_to_millis(
             let Some(le) = s.labels.get("le") else {
                 return Err(invalid(format!(
                     "latency histogram series without an `le` label (labels: {:?}): expected one \
-                     series per bucket bound labelled `le`, as `sum by (le) (…_bucket{{…}})` \
-                     returns",
+                     series per bucket bound labelled `le`, as the `…_bucket{{…}}` counters of \
+                     a Prometheus histogram are",
                     s.labels
                 )));
             };
@@ -194,7 +194,7 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("without an `le` label"), "{msg}");
         assert!(msg.contains("\"code\": \"200\""), "{msg}");
-        assert!(msg.contains("sum by (le)"), "{msg}");
+        assert!(msg.contains("`…_bucket{…}` counters"), "{msg}");
         assert!(
             msg.contains("sum(x)"),
             "the PromQL is in the context: {msg}"

@@ -14,8 +14,8 @@
 //! | `CpuUtilization` | `100 * sum(rate(container_cpu_usage_seconds_total{{pod_selector},container!="",container!="POD"}[{window}])) / sum(kube_pod_container_resource_limits{{pod_selector},resource="cpu"})` | % of limit |
 //! | `MemoryUtilization` | `100 * sum(container_memory_working_set_bytes{{pod_selector},…}) / sum(kube_pod_container_resource_limits{{pod_selector},resource="memory"})` | % of limit |
 //! | `MemoryBytes` | `sum(container_memory_working_set_bytes{{pod_selector},container!="",container!="POD"})` | bytes |
-//! | `StatusCodes` | `sum by (code) (increase(http_requests_total{{selector}}[{step}]))` | responses per step |
-//! | `LatencyHistogram` | `sum by (le) (increase(http_request_duration_seconds_bucket{{selector}}[{step}]))` | responses per step at or below each `le` (ms) |
+//! | `StatusCodes` | `http_requests_total{{selector}}`, counted per step (below) | responses per step, one series per `code` |
+//! | `LatencyHistogram` | `http_request_duration_seconds_bucket{{selector}}`, counted per step (below) | responses per step at or below each `le` (ms) |
 //! | `Custom(name)` | `[custom] name = "…"` in the configuration | as written |
 //!
 //! ## Placeholders
@@ -33,6 +33,22 @@
 //! Templates are checked when the source is built: an unknown placeholder is an error that lists
 //! the accepted ones.
 //!
+//! ## Exact counts per step
+//!
+//! The sequential tests of `rollback-core` need the *number* of responses (by code, or at or
+//! below each latency bound) in each step, and their false-alarm guarantee holds only for real
+//! counts. `increase(x[step])` is not one: it extrapolates to the window's length (a step
+//! shorter than two scrape intervals doubles or drops counts) and misses the first value of a
+//! series created inside the window, which is how a release's first 500s arrive. So the
+//! `StatusCodes` and `LatencyHistogram` templates are **vector selectors of the counters**, and
+//! the source reads their raw samples (one instant query of `<selector>[<span>]`) and counts
+//! every scrape: a drop is a counter reset (the increment is the new value), a series first
+//! seen inside the range counts its first value, and each step sums the increments of the
+//! samples in `(t − step, t]` by status code (by `le`). The counts are whole numbers whatever
+//! the step and the scrape interval. An override of these two templates must be one selector
+//! (a metric name and label matchers, e.g. `http_requests_total{{selector},handler!="/health"}`);
+//! anything else is refused when the source is built.
+
 //! ## Latency unit
 //!
 //! `metrics.latency_unit` (`"seconds"`, the default, or `"milliseconds"`) is the unit of the
@@ -85,6 +101,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod counts;
 mod error_map;
 mod histogram;
 mod response;

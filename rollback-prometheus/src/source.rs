@@ -145,6 +145,35 @@ impl PrometheusSource {
                 Template::parse(&format!("custom.{name}"), src, false)?,
             );
         }
+        // The counted kinds are read as range selectors: their templates must be selectors.
+        let example_target = Target::new(rollback_core::Environment::Production, "example")
+            .with_namespace("example");
+        let example_release = ReleaseRef {
+            version: rollback_core::Version::parse("v1.0.0").expect("a valid version"),
+            revision: "example-1".into(),
+        };
+        for (name, over) in [
+            ("status_codes", &o.status_codes),
+            ("latency_histogram", &o.latency_histogram),
+        ] {
+            let Some(src) = over else { continue };
+            let rendered = Template::parse(name, src, false)?.render(&Vars {
+                target: &example_target,
+                release: Some(&example_release),
+                window: config.rate_window,
+                step: config.rate_window,
+                quantile: None,
+                labels: &config.labels,
+            })?;
+            if !crate::counts::is_vector_selector(&rendered) {
+                return Err(configure_error(format!(
+                    "templates.{name} must select the counters themselves, as one vector \
+                     selector such as 'http_requests_total{{{{selector}}}}' (a metric name and \
+                     label matchers, no function, aggregation or range): the source reads \
+                     their raw samples and counts them per step; got {src:?}"
+                )));
+            }
+        }
         let templates = Templates {
             error_rate: pick("error_rate", &o.error_rate, &d.error_rate, false)?,
             request_rate: pick("request_rate", &o.request_rate, &d.request_rate, false)?,
@@ -338,10 +367,81 @@ impl PrometheusSource {
         at: DateTime<Utc>,
     ) -> Result<Vec<Series>> {
         let promql = self.render_parts(kind, target, release, self.rate_window)?;
+        if let Some(by) = self.counted_by(kind) {
+            // The count over the `rate_window` before `at`: a range of one point at `at`.
+            let range = TimeRange {
+                start: at,
+                end: at + chrono::Duration::milliseconds(1),
+            };
+            let series = self
+                .counts(kind, by, &promql, range, self.rate_window)
+                .await?;
+            return self.post_process(kind, series);
+        }
         let series = self
             .run(QUERY, &kind.name(), &promql, &[("time", unix(at))])
             .await?;
-        self.post_process(kind, &promql, series)
+        self.post_process(kind, series)
+    }
+
+    /// The label a kind's answer is counted by, for the kinds answered with exact per-step
+    /// counts of counters (see [`crate::counts`]): `StatusCodes` by the status label,
+    /// `LatencyHistogram` by `le`.
+    fn counted_by(&self, kind: &MetricKind) -> Option<&str> {
+        match kind {
+            MetricKind::StatusCodes => Some(&self.labels.status),
+            MetricKind::LatencyHistogram => Some("le"),
+            _ => None,
+        }
+    }
+
+    /// Reads the raw samples of a counter template's series (one instant query of it as a
+    /// range selector reaching a step and [`LOOKBACK`](crate::counts::LOOKBACK) before
+    /// `range`) and turns them into exact counts per step of `range`, summed by `by`.
+    async fn counts(
+        &self,
+        kind: &MetricKind,
+        by: &str,
+        promql: &str,
+        range: TimeRange,
+        step: Duration,
+    ) -> Result<Vec<Series>> {
+        check_range(range, step)?;
+        let invalid = |msg: String| {
+            Error::new(ErrorKind::InvalidInput, msg)
+                .with_backend("prometheus")
+                .with_operation("query")
+        };
+        let step_ms = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
+        if step_ms < 1 {
+            return Err(invalid(format!(
+                "step {step:?} is shorter than a millisecond: expected a duration such as 60s"
+            )));
+        }
+        let span_ms = (range.end - range.start).num_milliseconds();
+        let grid = crate::counts::Grid {
+            first: range.start,
+            step: chrono::Duration::milliseconds(step_ms),
+            points: usize::try_from((span_ms + step_ms - 1) / step_ms).unwrap_or(0),
+        };
+        let span = grid.span().to_std().unwrap_or(Duration::ZERO);
+        let selector = format!("{promql}[{}]", promql_duration(span));
+        let mut counters = self
+            .run(
+                QUERY,
+                &kind.name(),
+                &selector,
+                &[("time", unix(grid.last()))],
+            )
+            .await?;
+        if *kind == MetricKind::LatencyHistogram {
+            // Bounds in milliseconds before grouping: `1` and `1.0` are one bucket.
+            counters = le_to_millis(counters, self.latency_unit, &kind.name(), &selector)?;
+        }
+        crate::counts::per_step(counters, by, &grid).map_err(|detail| {
+            invalid(format!("{} answer of Prometheus: {detail}", kind.name()))
+                .with_context("promql", selector.as_str())
+        })
     }
 
     /// Runs raw PromQL as an instant query (`/api/v1/query`) at `at`.
@@ -480,13 +580,8 @@ impl PrometheusSource {
     }
 
     /// Puts an answer into the kind's shape: the status label renamed to `code` for
-    /// `StatusCodes`, `le` in milliseconds for `LatencyHistogram`.
-    fn post_process(
-        &self,
-        kind: &MetricKind,
-        promql: &str,
-        mut series: Vec<Series>,
-    ) -> Result<Vec<Series>> {
+    /// `StatusCodes`, the series of a `LatencyHistogram` in the order of their bounds.
+    fn post_process(&self, kind: &MetricKind, mut series: Vec<Series>) -> Result<Vec<Series>> {
         match kind {
             MetricKind::StatusCodes if self.labels.status != "code" => {
                 for s in &mut series {
@@ -497,7 +592,14 @@ impl PrometheusSource {
                 Ok(series)
             }
             MetricKind::LatencyHistogram => {
-                le_to_millis(series, self.latency_unit, &kind.name(), promql)
+                // `le` is in milliseconds already (see `counts`): one series per bound, in
+                // the order of the bounds.
+                let bound = |s: &Series| match s.labels["le"].as_str() {
+                    "+Inf" => f64::INFINITY,
+                    le => le.parse::<f64>().unwrap_or(f64::NAN),
+                };
+                series.sort_by(|a, b| bound(a).total_cmp(&bound(b)));
+                Ok(series)
             }
             _ => Ok(series),
         }
@@ -552,10 +654,17 @@ impl MetricsSource for PrometheusSource {
 
     async fn query(&self, query: &MetricQuery) -> Result<Vec<Series>> {
         let promql = self.render(query)?;
-        let series = self
-            .range(&query.kind.name(), &promql, query.range, query.step)
-            .await?;
-        self.post_process(&query.kind, &promql, series)
+        let series = match self.counted_by(&query.kind) {
+            Some(by) => {
+                self.counts(&query.kind, by, &promql, query.range, query.step)
+                    .await?
+            }
+            None => {
+                self.range(&query.kind.name(), &promql, query.range, query.step)
+                    .await?
+            }
+        };
+        self.post_process(&query.kind, series)
     }
 }
 
@@ -676,6 +785,38 @@ mod tests {
     fn non_http_url_is_rejected() {
         let err = PrometheusSource::new(PrometheusConfig::new("ftp://prom")).expect_err("ftp");
         assert!(err.to_string().contains("http or https"), "{err}");
+    }
+
+    #[test]
+    fn a_count_template_that_is_not_a_selector_fails_construction() {
+        for (key, over) in [
+            (
+                "status_codes",
+                "sum by (code) (increase(x{ {selector} }[{step}]))",
+            ),
+            (
+                "latency_histogram",
+                "sum by (le, instance) (x_bucket{ {selector} })",
+            ),
+            ("status_codes", "x{ {selector} }[5m]"),
+        ] {
+            let toml = format!("url = \"http://p\"\n[templates]\n{key} = '{over}'");
+            let config = PrometheusConfig::from_toml_str(&toml).expect("parses");
+            let err = PrometheusSource::new(config).expect_err(key);
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!(
+                    "templates.{key} must select the counters themselves"
+                )) && msg.contains(over),
+                "{msg}"
+            );
+        }
+        // A selector with extra matchers, and one whose values hold parentheses, are fine.
+        let toml = "url = \"http://p\"\n[templates]\nstatus_codes = \
+                    'http_requests_total{ {selector},handler=~\"/api/(v1|v2)\" }'\n\
+                    latency_histogram = 'duration_bucket{ {selector} }'";
+        PrometheusSource::new(PrometheusConfig::from_toml_str(toml).expect("parses"))
+            .expect("selector templates are accepted");
     }
 
     #[test]

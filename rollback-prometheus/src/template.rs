@@ -518,8 +518,9 @@ pub(crate) fn defaults(metrics: &MetricNames, labels: &LabelNames) -> Defaults {
         memory_bytes: format!(
             "sum(container_memory_working_set_bytes{{{{pod_selector}},{containers}}})"
         ),
-        status_codes: format!("sum by ({status}) (increase({req}{{{{selector}}}}[{{step}}]))"),
-        latency_histogram: format!("sum by (le) (increase({bucket}{{{{selector}}}}[{{step}}]))"),
+        // Counters, one series per process and label set: the source counts them per step.
+        status_codes: format!("{req}{{{{selector}}}}"),
+        latency_histogram: format!("{bucket}{{{{selector}}}}"),
     }
 }
 
@@ -682,15 +683,16 @@ mod tests {
     }
 
     #[test]
-    fn latency_histogram_default_counts_each_bucket_per_step() {
+    fn count_defaults_select_the_counters_themselves() {
         let d = defaults(&MetricNames::default(), &LabelNames::default());
+        assert_eq!(d.status_codes, "http_requests_total{{selector}}");
         assert_eq!(
             d.latency_histogram,
-            "sum by (le) (increase(http_request_duration_seconds_bucket{{selector}}[{step}]))"
+            "http_request_duration_seconds_bucket{{selector}}"
         );
         assert_eq!(
             render(&d.latency_histogram, &target(), Some(&release())).expect("renders"),
-            r#"sum by (le) (increase(http_request_duration_seconds_bucket{deployment="checkout",namespace="shop",version="v1.3.0"}[60s]))"#
+            r#"http_request_duration_seconds_bucket{deployment="checkout",namespace="shop",version="v1.3.0"}"#
         );
         // The unit changes the `le` labels of the answer, not the query; the name is configured.
         let metrics = MetricNames {
@@ -699,10 +701,7 @@ mod tests {
             ..MetricNames::default()
         };
         let d = defaults(&metrics, &LabelNames::default());
-        assert_eq!(
-            d.latency_histogram,
-            "sum by (le) (increase(latency_ms_bucket{{selector}}[{step}]))"
-        );
+        assert_eq!(d.latency_histogram, "latency_ms_bucket{{selector}}");
         assert!(!d.latency.contains("1000"), "{}", d.latency);
     }
 

@@ -7,7 +7,7 @@ use rollback_core::{
     Environment, Error, ErrorKind, MetricKind, MetricQuery, MetricsSource, Target, TimeRange,
 };
 use rollback_prometheus::{Auth, PrometheusConfig, PrometheusSource, Secret};
-use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::matchers::{body_string_contains, header, method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const TOKEN: &str = "tok-3f9a7c1e-SECRET";
@@ -31,8 +31,9 @@ fn error_rate() -> MetricQuery {
 
 async fn answer(template: ResponseTemplate) -> (MockServer, PrometheusSource) {
     let server = MockServer::start().await;
+    // Range queries, and the instant range-selector queries of the counted kinds.
     Mock::given(method("POST"))
-        .and(path("/api/v1/query_range"))
+        .and(path_regex("^/api/v1/query(_range)?$"))
         .respond_with(template)
         .mount(&server)
         .await;
@@ -218,31 +219,40 @@ fn matrix(result: serde_json::Value) -> ResponseTemplate {
 
 #[tokio::test]
 async fn latency_histogram_query_counts_buckets_per_step_and_answers_le_in_milliseconds() {
+    let q = latency_histogram();
+    // A sample before the baseline point (one step before the range) and one inside it.
+    let before = (q.range.start - chrono::Duration::seconds(90)).timestamp();
     let t = in_range();
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .and(path("/api/v1/query_range"))
-        // sum by (le) (increase(http_request_duration_seconds_bucket{…}[60s]))
+        .and(path("/api/v1/query"))
+        // http_request_duration_seconds_bucket{…}[900s]: 10 points, a step and 5 m before.
         .and(body_string_contains(
-            "query=sum+by+%28le%29+%28increase%28http_request_duration_seconds_bucket%7B",
+            "query=http_request_duration_seconds_bucket%7Bdeployment%3D%22checkout%22",
         ))
-        .and(body_string_contains("%5B60s%5D%29%29"))
+        .and(body_string_contains("%7D%5B900s%5D"))
         .respond_with(matrix(serde_json::json!([
-            {"metric": {"le": "0.25"}, "values": [[t, "30"]]},
-            {"metric": {"le": "1.0"}, "values": [[t, "38"]]},
-            {"metric": {"le": "+Inf"}, "values": [[t, "40"]]},
+            {"metric": {"le": "0.25", "pod": "a"}, "values": [[before, "100"], [t, "130"]]},
+            {"metric": {"le": "1.0", "pod": "a"}, "values": [[before, "200"], [t, "238"]]},
+            {"metric": {"le": "+Inf", "pod": "a"}, "values": [[before, "300"], [t, "340"]]},
         ])))
         .expect(1)
         .mount(&server)
         .await;
     let source = PrometheusSource::new(config(&server)).expect("valid config");
-    let series = source
-        .query(&latency_histogram())
-        .await
-        .expect("a histogram answer");
+    let series = source.query(&q).await.expect("a histogram answer");
     let les: Vec<&str> = series.iter().map(|s| s.labels["le"].as_str()).collect();
     assert_eq!(les, ["250", "1000", "+Inf"]);
-    assert_eq!(series[1].samples[0].value, 38.0);
+    // A step has a point while the series' last sample is less than 5 minutes old (the
+    // lookback): 4 steps after the old sample, 2 from `t` on. The one holding `t` counts 38.
+    assert_eq!(series[1].samples.len(), 6);
+    let counted: Vec<f64> = series[1]
+        .samples
+        .iter()
+        .map(|s| s.value)
+        .filter(|v| *v != 0.0)
+        .collect();
+    assert_eq!(counted, [38.0]);
 }
 
 #[tokio::test]
@@ -262,7 +272,7 @@ async fn latency_histogram_in_milliseconds_keeps_its_bounds() {
     let source = PrometheusSource::new(c).expect("valid");
     assert_eq!(
         source.render(&latency_histogram()).expect("renders"),
-        r#"sum by (le) (increase(latency_ms_bucket{deployment="checkout",namespace="shop"}[60s]))"#
+        r#"latency_ms_bucket{deployment="checkout",namespace="shop"}"#
     );
     let series = source.query(&latency_histogram()).await.expect("answer");
     let les: Vec<&str> = series.iter().map(|s| s.labels["le"].as_str()).collect();

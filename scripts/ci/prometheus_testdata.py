@@ -48,6 +48,10 @@ MEMORY_LIMIT = 1_073_741_824
 
 QUEUE_DEPTH = 42
 
+# payments: a counter reset and a series created inside the tests' ranges (seconds before END).
+RESET_AGO = 1200
+NEW_SERIES_AGO = 600
+
 
 def esc(v):
     return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
@@ -112,6 +116,22 @@ def main():
         w.counter("http_requests_total",
                   {"deployment": 'we"ird\\name', "namespace": NS, "version": "v1", "code": "200"},
                   1.0)
+        # Exact counts (payments, v2.0.0, two pods): pod a counts 10 per scrape and restarts
+        # RESET_AGO seconds before the end (its counter drops back to 10); pod b counts 5 per
+        # scrape; pod a's first 500s create `code="500"` NEW_SERIES_AGO seconds before the end
+        # with the value 3, then 3 more per scrape.
+        n = len(times)
+        reset_at = n - 1 - RESET_AGO // STEP
+        new_at = n - 1 - NEW_SERIES_AGO // STEP
+        pay = {"deployment": "payments", "namespace": NS, "version": "v2.0.0"}
+        for i, t in enumerate(times):
+            value = 10 * (BASE + i) if i < reset_at else 10 * (i - reset_at + 1)
+            out.write(f"http_requests_total{labels({**pay, 'code': '200', 'pod': 'payments-a'})}"
+                      f" {value} {t}\n")
+        w.counter("http_requests_total", {**pay, "code": "200", "pod": "payments-b"}, per_step=5)
+        for i, t in enumerate(times[new_at:]):
+            out.write(f"http_requests_total{labels({**pay, 'code': '500', 'pod': 'payments-a'})}"
+                      f" {3 * (i + 1)} {t}\n")
         # Other instrumentation: other metric and label names (error rate 0.25).
         for code, rate in {"200": 3.0, "500": 1.0}.items():
             w.counter("legacy_requests_total",
