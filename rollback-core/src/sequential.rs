@@ -118,7 +118,9 @@
 //! evidence in expectation, however much traffic it carries. The choice of `b` is a statement
 //! about the service: set it above the size of the short error blips it normally has (pod
 //! restarts, a dependency hiccup), or those blips reach the threshold without waiting `D`.
-//! The latency sign test (`p0 = ½`) has no fast tier.
+//! The same `b` gives the regression and paired tests below their fast tiers, against `b`
+//! times their own null (the tested rate, the tolerated odds ratio). The latency sign test
+//! (`p0 = ½`) has no fast tier.
 //!
 //! **Regression against the baseline (optional).** The SLA says what is *acceptable*; a
 //! release can stay inside it and still be much worse than what it replaced (0.4 % errors
@@ -152,11 +154,13 @@
 //!   fires. The verdict names the bound with the most evidence ("4.1 % slower than 250 ms vs
 //!   0.8 % before the deploy").
 //!
-//! Both use the persistence cap and no fast-burn tier (each bound of the latency test is capped
-//! for `1/α_i`, not `J/α_i`: a burst that moves every bound at once must not cross within `D`
-//! either; a shift confined to one bound then needs about `D·(1 + ln J / ln(1/(α_i·w)))`). The null compares rates at different
-//! times (before and after the deploy), so diurnal drift between them is what `τ` must
-//! cover.
+//! Both use the persistence cap (each bound of the latency test is capped for `1/α_i`, not
+//! `J/α_i`: a burst that moves every bound at once must not cross within `D` either; a shift
+//! confined to one bound then needs about `D·(1 + ln J / ln(1/(α_i·w)))`), and with
+//! `fast_burn = b` a fast tier as above: an uncapped test of `b · p_null` (per bound for the
+//! latency test), so a release failing, say, 40× its baseline while still inside the SLA is
+//! declared within seconds. The null compares rates at different times (before and after the
+//! deploy), so diurnal drift between them is what `τ` must cover.
 //!
 //! **Canary against the release beside it.** When a stable release serves *at the same
 //! time* (a canary split), [`SequentialDetector::with_control`] tests the canary against it
@@ -180,7 +184,13 @@
 //! Steps without events carry no evidence. The latency version does the same per histogram
 //! bound with "slower than `le`" as the event, averaged over the (up to 16 slowest) bounds
 //! both arms report. Both paired tests get `α / (m + 2)` each, `m` the SLA tests. There is
-//! no baseline uncertainty to pay for: the control is observed alongside.
+//! no baseline uncertainty to pay for: the control is observed alongside. With
+//! `fast_burn = b`, half of each paired test's mixture is an uncapped tier against the null
+//! `ω ≤ b·τ` (the same likelihood ratios with `ω0 = b·τ`, `ω_k = b·τ·1.5^k`; under `ω ≤ τ` it
+//! is a test supermartingale too): a canary confidently more than `b·τ` times as likely to
+//! fail as its neighbour is declared without waiting for `D`. How fast depends on the
+//! neighbour's events as much as the canary's, since they are what the split is judged
+//! against.
 //!
 //! **Shared causes.** In paired mode the SLA tests still run on the canary, and also track the
 //! control's counts over each segment. When an SLA test's evidence crosses, the control's rate
@@ -304,8 +314,9 @@ pub struct DetectorConfig {
     /// Fast-burn multiple `b` (0 = off, the default; otherwise > 1): half the evidence budget
     /// goes to a second, uncapped test of `p ≤ b · p0`, so a rate confidently above `b` times
     /// the SLA is declared without waiting for `persistence`. Applies to the error rate and to
-    /// slow-request counts when `b · p0 < 1`, not to the latency sign test. See the module
-    /// documentation.
+    /// slow-request counts when `b · p0 < 1`, to the regression tests against `b` times their
+    /// tested rate, and to the paired tests against `b` times the tolerated odds ratio; not to
+    /// the latency sign test. See the module documentation.
     pub fast_burn: f64,
     /// The data's native step (default 10 s): the span of the first observation when
     /// `persistence` is on.
@@ -1241,12 +1252,12 @@ impl SequentialDetector {
         let (regression, shift, notes) = match plan {
             Some(p) => (
                 p.errors.map(|(null, base)| {
-                    let mut t = RateTest::new(null, alpha_reg, config.min_requests, 0.0);
+                    let mut t = RateTest::new(null, alpha_reg, config.min_requests, fast);
                     t.reference = Some(base);
                     t
                 }),
                 (!p.bounds.is_empty())
-                    .then(|| ShiftTest::new(&p.bounds, alpha_reg, config.min_requests)),
+                    .then(|| ShiftTest::new(&p.bounds, alpha_reg, config.min_requests, fast)),
                 p.notes,
             ),
             None => (None, None, Vec::new()),
@@ -1333,7 +1344,12 @@ impl SequentialDetector {
                 }
             };
         }
-        d.regression = Some(RateTest::paired(r.tolerance, alpha, config.min_requests));
+        d.regression = Some(RateTest::paired(
+            r.tolerance,
+            alpha,
+            config.min_requests,
+            config.fast_burn,
+        ));
         d.control = Some((label.into(), alpha));
         d.config = config;
         Ok(d)
@@ -1500,6 +1516,7 @@ impl SequentialDetector {
                     tolerance,
                     *alpha,
                     self.config.min_requests,
+                    self.config.fast_burn,
                 ));
             }
         }
@@ -1794,13 +1811,16 @@ impl SequentialDetector {
                     )
                 },
             );
-            let tier = if comp.capped {
-                String::new()
-            } else {
-                format!(
-                    ", fast burn: over {}× the SLA",
-                    fmt_e(self.config.fast_burn)
-                )
+            let b = self.config.fast_burn;
+            let tier = match test {
+                _ if comp.capped => String::new(),
+                _ if paired_ref.is_some() => {
+                    format!(", fast burn: odds over {}× its", fmt_e(b * tolerance))
+                }
+                TestKind::ErrorRegression | TestKind::LatencyShift => {
+                    format!(", fast burn: over {}× the tested rate", fmt_e(b))
+                }
+                _ => format!(", fast burn: over {}× the SLA", fmt_e(b)),
             };
             v.explanation = format!(
                 "{} {what}: {value} {sla_text} since {}{}: e-value {} >= {} (alpha {}{tier})",
@@ -2037,8 +2057,9 @@ struct RateTest {
     crossing: Option<Crossing>,
     /// The baseline's own rate, for regression tests against a fixed baseline.
     reference: Option<f64>,
-    /// Paired tests: `ln ω0` (the tolerated odds ratio) and `ln ω_k` per component.
-    paired: Option<(f64, Vec<f64>)>,
+    /// Paired tests, per tier in component order (the persistence-capped tier, then the
+    /// fast-burn tier): `ln ω0` of its null and `ln ω_k` per component.
+    paired: Option<Vec<(f64, Vec<f64>)>>,
     /// The control arm's totals (paired tests).
     ref_events: u64,
     ref_trials: u64,
@@ -2144,25 +2165,37 @@ impl RateTest {
 
     /// The paired test of a canary against a control arm serving at the same time: per step,
     /// given how many events the two arms had together, how many fell in the canary. Null:
-    /// the canary's odds of an event are at most `tolerance` times the control's. See the
-    /// module documentation, *Canary against the release beside it*.
-    fn paired(tolerance: f64, alpha: f64, min_trials: u64) -> Self {
+    /// the canary's odds of an event are at most `tolerance` times the control's. With
+    /// `fast_burn = b > 1`, half the mixture weight goes to an uncapped tier testing odds at
+    /// most `b · tolerance` times the control's. See the module documentation, *Canary
+    /// against the release beside it*.
+    fn paired(tolerance: f64, alpha: f64, min_trials: u64, fast_burn: f64) -> Self {
         let mut t = RateTest::new(0.5, alpha, min_trials, 0.0);
-        let ln0 = tolerance.ln();
-        let ks: Vec<f64> = (1..=PAIRED_COMPONENTS)
-            .map(|k| ln0 + k as f64 * GRID_RATIO.ln())
-            .collect();
+        let tier = |ln0: f64| {
+            let ks: Vec<f64> = (1..=PAIRED_COMPONENTS)
+                .map(|k| ln0 + k as f64 * GRID_RATIO.ln())
+                .collect();
+            (ln0, ks)
+        };
+        let mut tiers = vec![tier(tolerance.ln())];
+        if fast_burn > 1.0 {
+            tiers.push(tier((fast_burn * tolerance).ln()));
+        }
         let template = t.comps[0].clone();
-        let ln_v = -(ks.len() as f64).ln();
-        t.comps = ks
-            .iter()
-            .map(|_| Component {
-                ln_v,
-                capped: true,
-                ..template.clone()
+        let ln_v = -((PAIRED_COMPONENTS * tiers.len()) as f64).ln();
+        t.comps = (0..tiers.len())
+            .flat_map(|i| {
+                let template = &template;
+                (0..PAIRED_COMPONENTS).map(move |_| Component {
+                    ln_v,
+                    capped: i == 0,
+                    ..template.clone()
+                })
             })
             .collect();
-        t.paired = Some((ln0, ks));
+        // The capped tier weighs 1/tiers.
+        t.ln_inv_tier = (tiers.len() as f64).ln();
+        t.paired = Some(tiers);
         t
     }
 
@@ -2176,8 +2209,8 @@ impl RateTest {
         cap: Option<f64>,
     ) {
         let mut lrs = std::mem::take(&mut self.lrs);
-        let (ln0, ks) = self.paired.as_ref().expect("a paired test");
-        let informative = conditional_lrs(x, n, xr, nr, *ln0, ks, &mut lrs);
+        let tiers = self.paired.as_ref().expect("a paired test");
+        let informative = conditional_lrs(x, n, xr, nr, tiers, &mut lrs);
         self.advance(at, informative, (n, x), (nr, xr), cap, &lrs);
         self.lrs = lrs;
     }
@@ -2328,14 +2361,14 @@ struct ShiftTest {
 }
 
 impl ShiftTest {
-    fn new(bounds: &[(f64, f64, f64)], alpha: f64, min_trials: u64) -> Self {
+    fn new(bounds: &[(f64, f64, f64)], alpha: f64, min_trials: u64, fast_burn: f64) -> Self {
         let j = bounds.len() as f64;
         ShiftTest {
             bounds: bounds.iter().map(|b| b.0).collect(),
             tests: bounds
                 .iter()
                 .map(|&(_, null, base)| {
-                    let mut t = RateTest::new(null, alpha / j, min_trials, 0.0);
+                    let mut t = RateTest::new(null, alpha / j, min_trials, fast_burn);
                     t.reference = Some(base);
                     t
                 })
@@ -2348,13 +2381,13 @@ impl ShiftTest {
     }
 
     /// The paired version: per bound, the canary's slow requests against the control's.
-    fn paired(bounds: &[f64], tolerance: f64, alpha: f64, min_trials: u64) -> Self {
+    fn paired(bounds: &[f64], tolerance: f64, alpha: f64, min_trials: u64, fast_burn: f64) -> Self {
         let j = bounds.len() as f64;
         ShiftTest {
             bounds: bounds.to_vec(),
             tests: bounds
                 .iter()
-                .map(|_| RateTest::paired(tolerance, alpha / j, min_trials))
+                .map(|_| RateTest::paired(tolerance, alpha / j, min_trials, fast_burn))
                 .collect(),
             alpha,
             log_threshold: (1.0 / alpha).ln(),
@@ -2471,7 +2504,7 @@ impl ShiftTest {
 const PAIRED_COMPONENTS: usize = 24;
 
 /// The exact conditional log-likelihood ratios of one step of a paired test, into `out`
-/// (one per `ln ω_k`). With `x ~ Bin(n, p)` and `xr ~ Bin(nr, q)` independent, the canary's
+/// (one per `ln ω_k` of each tier `(ln ω0, [ln ω_k])`, in order). With `x ~ Bin(n, p)` and `xr ~ Bin(nr, q)` independent, the canary's
 /// share `x` of the `e = x + xr` events given `e` follows Fisher's noncentral hypergeometric
 /// distribution with odds ratio `ω = odds(p)/odds(q)`:
 ///
@@ -2488,12 +2521,11 @@ fn conditional_lrs(
     n: u64,
     xr: u64,
     nr: u64,
-    ln0: f64,
-    ks: &[f64],
+    tiers: &[(f64, Vec<f64>)],
     out: &mut Vec<f64>,
 ) -> bool {
     out.clear();
-    out.resize(ks.len(), 0.0);
+    out.resize(tiers.iter().map(|(_, ks)| ks.len()).sum(), 0.0);
     let e = x + xr;
     let lo = e.saturating_sub(nr);
     let hi = e.min(n);
@@ -2524,9 +2556,12 @@ fn conditional_lrs(
             .sum::<f64>()
             .ln()
     };
-    let base = ln_norm(ln0);
-    for (o, k) in out.iter_mut().zip(ks) {
-        *o = x as f64 * (k - ln0) - (ln_norm(*k) - base);
+    let mut out = out.iter_mut();
+    for (ln0, ks) in tiers {
+        let base = ln_norm(*ln0);
+        for (o, k) in out.by_ref().zip(ks) {
+            *o = x as f64 * (k - ln0) - (ln_norm(*k) - base);
+        }
     }
     true
 }
@@ -3392,6 +3427,52 @@ mod tests {
     }
 
     #[test]
+    fn error_regression_fast_burn_skips_the_persistence_wait_only_far_above_the_tested_rate() {
+        // 0.05 % before the deploy (tested: at most ~0.1 %), SLA 5 %, persistence 60 s, fast
+        // burn 10 (the fast tier tests ~1 %). 2,000 req/s from 300 s on at `rate`.
+        let cfg = DetectorConfig {
+            persistence: Duration::from_secs(60),
+            step: Duration::from_secs(1),
+            fast_burn: 10.0,
+            ..regression_config(0.01, 0.05)
+        };
+        let run = |rate: f64| {
+            let base = baseline_of(2_000_000, 1_000, None);
+            let mut d = SequentialDetector::with_baseline(cfg.clone(), base).unwrap();
+            let mut rng = Rng(5);
+            for s in 0..600 {
+                let p = if s >= 300 { rate } else { 0.0005 };
+                d.observe(Observation::counts(at(s), 2000, rng.binomial(2000, p)))
+                    .unwrap();
+            }
+            let v = d.verdict();
+            let m = v
+                .breaches()
+                .find(|m| m.test == TestKind::ErrorRegression)
+                .unwrap_or_else(|| panic!("{rate} missed: {}", v.explanation))
+                .clone();
+            m
+        };
+        // 4 %: inside the SLA, 40× the baseline: declared within seconds.
+        let fast = run(0.04);
+        assert!(fast.since.unwrap() <= at(305), "{}", fast.explanation);
+        assert!(
+            fast.explanation
+                .contains("fast burn: over 10.00× the tested rate"),
+            "{}",
+            fast.explanation
+        );
+        // 0.5 %: 10× the baseline but under the fast tier's null: it waits for the period.
+        let slow = run(0.005);
+        assert!(slow.since.unwrap() >= at(360), "{}", slow.explanation);
+        assert!(
+            !slow.explanation.contains("fast burn"),
+            "{}",
+            slow.explanation
+        );
+    }
+
+    #[test]
     fn unusable_baselines_are_noted_not_tested() {
         // Too small, and too bad (2x the odds of ~0.4 % is above the 0.5 % SLA).
         for (base, needle) in [
@@ -3562,6 +3643,7 @@ mod tests {
         let (n, nr, e) = (30u64, 50u64, 12u64);
         let ln0 = 2f64.ln();
         let ks = [ln0 + 1.5f64.ln(), ln0 + 3.0 * 1.5f64.ln()];
+        let tiers = [(ln0, ks.to_vec())];
         // P(x | e; ω) by brute force.
         let p = |x: u64, ln_w: f64| {
             let term = |u: u64| (ln_choose(n, u) + ln_choose(nr, e - u) + u as f64 * ln_w).exp();
@@ -3570,7 +3652,7 @@ mod tests {
         let mut out = Vec::new();
         let mut mean = [0.0f64; 2];
         for x in 0..=e {
-            assert!(conditional_lrs(x, n, e - x, nr, ln0, &ks, &mut out));
+            assert!(conditional_lrs(x, n, e - x, nr, &tiers, &mut out));
             for (k, ln_k) in ks.iter().enumerate() {
                 let exact = (p(x, *ln_k) / p(x, ln0)).ln();
                 assert!(
@@ -3585,16 +3667,19 @@ mod tests {
             assert!((m - 1.0).abs() < 1e-9, "E[LR] at the null = {m}");
         }
         // No events, or a split fixed by the counts: no evidence.
-        assert!(!conditional_lrs(0, 10, 0, 10, ln0, &ks, &mut out));
-        assert!(!conditional_lrs(5, 10, 0, 0, ln0, &ks, &mut out));
+        assert!(!conditional_lrs(0, 10, 0, 10, &tiers, &mut out));
+        assert!(!conditional_lrs(5, 10, 0, 0, &tiers, &mut out));
     }
 
     /// Both arms share a drifting rate with bursts; the canary's odds are `ratio` times the
     /// control's. Returns whether the paired detector fired, and whether a fixed-baseline
     /// detector (baseline: the control's quiet rate) fired on the canary alone.
     fn paired_stream(seed: u64, alpha: f64, ratio: f64, steps: i64) -> (bool, bool) {
+        paired_stream_with(seed, regression_config(alpha, 0.2), ratio, steps)
+    }
+
+    fn paired_stream_with(seed: u64, cfg: DetectorConfig, ratio: f64, steps: i64) -> (bool, bool) {
         let mut rng = Rng(seed ^ 0xCA7A);
-        let cfg = regression_config(alpha, 0.2);
         let mut paired = SequentialDetector::with_control(cfg.clone(), "v1 beside it").unwrap();
         let mut fixed =
             SequentialDetector::with_baseline(cfg, baseline_of(100_000, 100, None)).unwrap();
@@ -3625,6 +3710,76 @@ mod tests {
             .filter(|s| paired_stream(*s, alpha, 2.0, 1200).0)
             .count();
         assert_within_alpha(hits, streams, alpha);
+    }
+
+    #[test]
+    fn paired_fast_burn_tier_keeps_false_detections_at_the_tolerated_odds_ratio_below_alpha() {
+        // Both tiers are supermartingales under odds ratios at most the tolerance (the fast
+        // tier's null, b × the tolerance, contains it), so their mixture is too.
+        let (alpha, streams) = (0.05, 300u64);
+        let cfg = DetectorConfig {
+            persistence: Duration::from_secs(15),
+            step: Duration::from_secs(1),
+            fast_burn: 2.0,
+            ..regression_config(alpha, 0.2)
+        };
+        let hits = (0..streams)
+            .filter(|s| paired_stream_with(*s, cfg.clone(), 2.0, 1200).0)
+            .count();
+        assert_within_alpha(hits, streams, alpha);
+    }
+
+    #[test]
+    fn paired_fast_burn_skips_the_persistence_wait_only_above_b_times_the_tolerance() {
+        let cfg = DetectorConfig {
+            persistence: Duration::from_secs(60),
+            step: Duration::from_secs(1),
+            fast_burn: 10.0,
+            ..regression_config(0.01, 0.05)
+        };
+        // Both arms at 0.2 % with drift; from 300 s the canary's odds are `ratio` times its
+        // neighbour's. The tolerance is 2, so the fast tier tests odds up to 20×.
+        let run = |ratio: f64| {
+            let mut d = SequentialDetector::with_control(cfg.clone(), "v1 beside it").unwrap();
+            let mut rng = Rng(31);
+            for s in 0..700 {
+                let q = 0.002 * (1.0 + 0.5 * (s as f64 / 100.0).sin());
+                let p = if s >= 300 { inflate(q, ratio) } else { q };
+                let o = Observation::counts(at(s), 500, rng.binomial(500, p)).with_control(
+                    ControlCounts {
+                        requests: 500,
+                        errors: rng.binomial(500, q),
+                        histogram: None,
+                        latency_ms: None,
+                    },
+                );
+                d.observe(o).unwrap();
+            }
+            let v = d.verdict();
+            let m = v
+                .breaches()
+                .find(|m| m.test == TestKind::ErrorRegression)
+                .unwrap_or_else(|| panic!("{ratio}x missed: {}", v.explanation))
+                .clone();
+            m
+        };
+        // A canary failing 60× as often (about 11 %): declared inside half the 60 s period
+        // (the neighbour's one error a step is what limits the evidence).
+        let fast = run(60.0);
+        assert!(fast.since.unwrap() <= at(330), "{}", fast.explanation);
+        assert!(
+            fast.explanation.contains("fast burn: odds over 20.00× its"),
+            "{}",
+            fast.explanation
+        );
+        // 8× is above the tolerance but under the fast tier's: it waits for the period.
+        let slow = run(8.0);
+        assert!(slow.since.unwrap() >= at(360), "{}", slow.explanation);
+        assert!(
+            !slow.explanation.contains("fast burn"),
+            "{}",
+            slow.explanation
+        );
     }
 
     #[test]
