@@ -12,6 +12,7 @@ use crate::error_map::Call;
 use crate::health::{is_ready, restarts};
 use crate::layout::Layout;
 use crate::platform::{unknown_revision, KubePlatform};
+use crate::time::to_chrono;
 
 /// Splits `2024-05-01T10:00:00.123456789Z message` into its timestamp and message.
 pub(crate) fn parse_log_line(raw: &str) -> (Option<DateTime<Utc>>, &str) {
@@ -21,10 +22,6 @@ pub(crate) fn parse_log_line(raw: &str) -> (Option<DateTime<Utc>>, &str) {
         }
     }
     (None, raw)
-}
-
-fn to_chrono(ts: &k8s_openapi::jiff::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::<Utc>::from_timestamp(ts.as_second(), ts.subsec_nanosecond().max(0) as u32)
 }
 
 fn event_time(e: &Event) -> Option<DateTime<Utc>> {

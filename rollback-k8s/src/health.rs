@@ -10,10 +10,11 @@ use kube::api::{Api, ListParams};
 use rollback_core::{HealthSnapshot, Result};
 
 use crate::error_map::Call;
-use crate::layout::{match_labels_selector, to_chrono, Layout, ReleaseObj};
+use crate::layout::{match_labels_selector, Layout, ReleaseObj};
 use crate::platform::{unknown_revision, KubePlatform};
 use crate::readiness::rollout_status;
 use crate::template::POD_TEMPLATE_HASH;
+use crate::time::to_chrono;
 
 /// Waiting reasons that mean the pod will not become ready by itself.
 const BAD_WAITING: &[&str] = &[
@@ -69,7 +70,7 @@ pub(crate) fn pod_problems(pod: &Pod, now: DateTime<Utc>) -> Vec<String> {
         let recent = |t: &&ContainerStateTerminated| {
             t.finished_at
                 .as_ref()
-                .and_then(to_chrono)
+                .and_then(|t| to_chrono(&t.0))
                 .is_none_or(|end| now - end <= RECENT_TERMINATION)
         };
         let terminated = c

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use rollback_core::{
     Error, ErrorKind, Release, ReleaseMark, ReleaseState, Replicas, Result, Target, TrafficSplit,
@@ -14,6 +13,7 @@ use crate::config::{KubeConfig, Mode};
 use crate::error_map::BACKEND;
 use crate::platform::{KubePlatform, MARK_ANNOTATION, MARK_REASON_ANNOTATION, REVISION_ANNOTATION};
 use crate::template::{attributes, equal_ignoring_hash, version_of, POD_TEMPLATE_HASH};
+use crate::time::to_chrono;
 
 /// One release: a ReplicaSet and the Deployment that owns it.
 #[derive(Debug, Clone)]
@@ -104,12 +104,6 @@ impl Layout {
     }
 }
 
-pub(crate) fn to_chrono(
-    t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
-) -> Option<DateTime<Utc>> {
-    DateTime::<Utc>::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
-}
-
 pub(crate) fn revision_number(rs: &ReplicaSet) -> u64 {
     rs.metadata
         .annotations
@@ -169,7 +163,11 @@ fn build_release(
         _ => ReleaseMark::Unknown,
     };
     release.slot = slot;
-    release.deployed_at = rs.metadata.creation_timestamp.as_ref().and_then(to_chrono);
+    release.deployed_at = rs
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .and_then(|t| to_chrono(&t.0));
     let rs_desired = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
     let desired = if current {
         d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)

@@ -11,6 +11,7 @@ use rollback_core::{Error, ErrorKind, Lease, Result, Target};
 
 use crate::error_map::{Call, BACKEND};
 use crate::platform::KubePlatform;
+use crate::time::to_chrono;
 
 /// The Lease name of a target's lock.
 ///
@@ -25,10 +26,6 @@ pub fn lease_name(deployment: &str) -> String {
 
 fn micro_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn to_chrono(ts: &k8s_openapi::jiff::Timestamp) -> Option<DateTime<Utc>> {
-    DateTime::<Utc>::from_timestamp(ts.as_second(), ts.subsec_nanosecond().max(0) as u32)
 }
 
 fn ttl_seconds(ttl: Duration) -> i64 {

@@ -45,6 +45,7 @@ mod platform;
 pub mod readiness;
 mod revert;
 pub mod template;
+mod time;
 mod traffic;
 
 pub use config::{KubeConfig, Mode, DEFAULT_SLOT_LABEL, DEFAULT_VERSION_LABEL};
