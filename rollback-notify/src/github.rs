@@ -12,7 +12,9 @@
 //! 5xx) may have opened the issue anyway, so it is not simply sent again: before each retry the
 //! channel looks for the marker once more and reuses the issue it finds. The search API indexes
 //! new issues with a delay, so this look-up is reliable with a label (the default) and
-//! best-effort without one.
+//! best-effort without one. Comments are guarded the same way: each starts with
+//! `<!-- rollback-event: KEY:KIND:MILLIS -->` ([`event_marker`]), and a comment whose answer
+//! was lost is looked for among the issue's recent comments before it is posted again.
 //!
 //! Only finished rollbacks (`Succeeded`, `Failed`) are filed.
 
@@ -79,6 +81,17 @@ enum Created {
 /// The marker put in the issue body to find it again.
 pub fn incident_marker(event: &Event) -> String {
     format!("<!-- rollback-incident: {} -->", event.incident_key())
+}
+
+/// The marker put in a comment's body, to find it again when the answer to its POST is lost:
+/// the incident, the event's kind and its time.
+pub(crate) fn event_marker(event: &Event) -> String {
+    format!(
+        "<!-- rollback-event: {}:{:?}:{} -->",
+        event.incident_key(),
+        event.kind,
+        event.at.timestamp_millis()
+    )
 }
 
 /// `Rollback: checkout v1.3.0 → v1.2.9 (production)`.
@@ -331,15 +344,19 @@ impl GithubNotifier {
             })
     }
 
+    /// Comments on the incident's issue. A comment whose answer was lost is looked for (by
+    /// its event marker, among the issue's comments of the last minutes) before it is sent
+    /// again, so a retried POST cannot comment twice.
     async fn comment(&self, number: u64, event: &Event) -> Result<()> {
-        let payload =
-            serde_json::to_vec(&json!({"body": format::markdown(event, 5)})).map_err(|e| {
-                self.http.error(
-                    ErrorKind::Backend,
-                    "comment",
-                    &format!("encoding JSON: {e}"),
-                )
-            })?;
+        let marker = event_marker(event);
+        let body = format!("{marker}\n\n{}", format::markdown(event, 5));
+        let payload = serde_json::to_vec(&json!({ "body": body })).map_err(|e| {
+            self.http.error(
+                ErrorKind::Backend,
+                "comment",
+                &format!("encoding JSON: {e}"),
+            )
+        })?;
         let url = join_path(
             &self.api,
             &[
@@ -351,8 +368,11 @@ impl GithubNotifier {
                 "comments",
             ],
         );
+        // Comments updated since shortly before the first attempt (with room for clock skew).
+        let since = (chrono::Utc::now() - chrono::Duration::minutes(10))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         self.http
-            .send(
+            .send_guarded(
                 "comment",
                 |c| {
                     Ok(self
@@ -361,9 +381,44 @@ impl GithubNotifier {
                         .body(payload.clone()))
                 },
                 |r| self.verdict("comment", r),
+                || self.find_comment(&url, &marker, &since),
             )
             .await?;
         Ok(())
+    }
+
+    /// The id of a comment of the issue at `comments_url` updated since `since` whose body
+    /// carries `marker`.
+    async fn find_comment(
+        &self,
+        comments_url: &reqwest::Url,
+        marker: &str,
+        since: &str,
+    ) -> Result<Option<u64>> {
+        let mut url = comments_url.clone();
+        url.query_pairs_mut()
+            .append_pair("since", since)
+            .append_pair("per_page", "100");
+        let resp = self
+            .http
+            .send(
+                "list_comments",
+                |c| self.request(c, reqwest::Method::GET, &url),
+                |r| self.verdict("list_comments", r),
+            )
+            .await?;
+        let comments = match self.parse_json("list_comments", &resp)? {
+            Value::Array(a) => a,
+            _ => Vec::new(),
+        };
+        Ok(comments
+            .iter()
+            .find(|c| {
+                c.get("body")
+                    .and_then(Value::as_str)
+                    .is_some_and(|b| b.contains(marker))
+            })
+            .map(|c| c.get("id").and_then(Value::as_u64).unwrap_or_default()))
     }
 }
 

@@ -229,26 +229,47 @@ enum OnCreate {
 
 const STALL: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// A stateful GitHub issues API: creates really open issues that the list endpoint returns.
+/// A stateful GitHub issues API: creates really open issues that the list endpoint returns,
+/// and comments on issue 1 really add comments that its comment list returns.
 #[derive(Clone)]
 struct FakeGithub {
     issues: Arc<Mutex<Vec<Value>>>,
     creates: Arc<Mutex<std::collections::VecDeque<OnCreate>>>,
+    comments: Arc<Mutex<Vec<Value>>>,
+    comment_posts: Arc<Mutex<std::collections::VecDeque<OnCreate>>>,
 }
+
+/// The comments of issue 1 in the fake.
+#[derive(Clone)]
+struct FakeComments(FakeGithub);
 
 impl FakeGithub {
     async fn start(creates: &[OnCreate]) -> (MockServer, Self) {
+        FakeGithub::start_with(creates, &[]).await
+    }
+
+    /// `comment_posts` says what happens to each comment POST, as `creates` for issues.
+    async fn start_with(creates: &[OnCreate], comment_posts: &[OnCreate]) -> (MockServer, Self) {
         let server = MockServer::start().await;
         let fake = FakeGithub {
             issues: Arc::default(),
             creates: Arc::new(Mutex::new(creates.iter().copied().collect())),
+            comments: Arc::default(),
+            comment_posts: Arc::new(Mutex::new(comment_posts.iter().copied().collect())),
         };
         Mock::given(path("/api/v3/repos/acme/shop/issues"))
             .respond_with(fake.clone())
             .mount(&server)
             .await;
-        mount_comment(&server, 1).await;
+        Mock::given(path("/api/v3/repos/acme/shop/issues/1/comments"))
+            .respond_with(FakeComments(fake.clone()))
+            .mount(&server)
+            .await;
         (server, fake)
+    }
+
+    fn comments(&self) -> Vec<Value> {
+        self.comments.lock().unwrap().clone()
     }
 
     fn issues(&self) -> Vec<Value> {
@@ -283,6 +304,35 @@ impl wiremock::Respond for FakeGithub {
         }));
         let created = ResponseTemplate::new(201).set_body_json(json!({"number": number}));
         match on_create {
+            OnCreate::CreateThen502 => ResponseTemplate::new(502).set_body_string("Bad Gateway"),
+            OnCreate::CreateThenStall => created.set_delay(STALL),
+            _ => created,
+        }
+    }
+}
+
+impl wiremock::Respond for FakeComments {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let mut comments = self.0.comments.lock().unwrap();
+        if request.method.as_str() == "GET" {
+            // Oldest first, as GitHub lists an issue's comments.
+            return ResponseTemplate::new(200).set_body_json(comments.clone());
+        }
+        let on_post = self
+            .0
+            .comment_posts
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(OnCreate::Create);
+        if matches!(on_post, OnCreate::Fail502) {
+            return ResponseTemplate::new(502).set_body_string("Bad Gateway");
+        }
+        let payload: Value = serde_json::from_slice(&request.body).unwrap();
+        let id = comments.len() as u64 + 100;
+        comments.push(json!({"id": id, "body": payload["body"]}));
+        let created = ResponseTemplate::new(201).set_body_json(json!({"id": id}));
+        match on_post {
             OnCreate::CreateThen502 => ResponseTemplate::new(502).set_body_string("Bad Gateway"),
             OnCreate::CreateThenStall => created.set_delay(STALL),
             _ => created,
@@ -392,6 +442,65 @@ async fn create_whose_outcome_stays_unknown_says_so() {
     );
     assert!(fake.issues().is_empty());
     assert_eq!(request_log(&server).await, [LIST, CREATE, LIST, CREATE]);
+}
+
+const COMMENTS: &str = "/api/v3/repos/acme/shop/issues/1/comments";
+
+#[tokio::test]
+async fn comment_answered_502_after_posting_is_not_posted_twice() {
+    let (server, fake) =
+        FakeGithub::start_with(&[OnCreate::Create], &[OnCreate::CreateThen502]).await;
+    let n = retrying_notifier(&server);
+    n.notify(&event(EventKind::Failed)).await.unwrap();
+    let e = event(EventKind::Succeeded);
+    n.notify(&e).await.unwrap();
+
+    let comments = fake.comments();
+    assert_eq!(comments.len(), 1, "exactly one comment: {comments:?}");
+    let body = comments[0]["body"].as_str().unwrap();
+    let marker = format!(
+        "<!-- rollback-event: {}:Succeeded:{} -->",
+        e.incident_key(),
+        e.at.timestamp_millis()
+    );
+    assert!(body.starts_with(&marker), "{body}");
+    // The retry is a look-up of the issue's recent comments, which finds it: no second POST.
+    let log = request_log(&server).await;
+    let after_create = &log[2..];
+    assert_eq!(
+        after_create,
+        [format!("POST {COMMENTS}"), format!("GET {COMMENTS}")],
+        "{log:?}"
+    );
+    let lookup = server.received_requests().await.unwrap();
+    let query = lookup
+        .last()
+        .unwrap()
+        .url
+        .query()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        query.contains("since=") && query.contains("per_page=100"),
+        "{query}"
+    );
+}
+
+#[tokio::test]
+async fn comment_that_failed_without_posting_is_posted_after_the_look_up() {
+    let (server, fake) = FakeGithub::start_with(&[OnCreate::Create], &[OnCreate::Fail502]).await;
+    let n = retrying_notifier(&server);
+    n.notify(&event(EventKind::Failed)).await.unwrap();
+    n.notify(&event(EventKind::Succeeded)).await.unwrap();
+    assert_eq!(fake.comments().len(), 1, "{:?}", fake.comments());
+    assert_eq!(
+        request_log(&server).await[2..],
+        [
+            format!("POST {COMMENTS}"),
+            format!("GET {COMMENTS}"),
+            format!("POST {COMMENTS}")
+        ]
+    );
 }
 
 #[test]
