@@ -46,7 +46,7 @@ pub use model::check::{CheckContext, CheckOutcome, CheckPhase, CheckStatus};
 pub use model::event::{Event, EventKind, KeyMetric, Stage};
 pub use model::evidence::{EventLevel, Evidence, LogLine, PlatformEvent};
 pub use model::finding::{
-    Finding, FindingKind, Incident, IncidentMetric, Severity, SourceLocation,
+    Finding, FindingKind, Incident, IncidentMetric, Severity, SourceLocation, Trigger,
 };
 pub use model::health::HealthSnapshot;
 pub use model::metric::{MetricKind, MetricQuery, Quantile, Sample, Series, TimeRange};

@@ -327,6 +327,10 @@ pub struct RollbackReport {
     /// platform problems); `None` when the policy turns it off or the health could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<crate::workload::WorkloadVerdict>,
+    /// Why the rollback started: the detect stage's decision and its signals (`None` when it
+    /// did not decide one, e.g. nothing to do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<crate::model::finding::Trigger>,
     /// The impact estimate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impact: Option<Impact>,

@@ -1354,3 +1354,83 @@ async fn a_conclusive_breach_is_not_hidden_by_another_metrics_missing_data() {
     let (_, r) = run_without_memory_data("latency-regression", "v3.1.0", NoDataPolicy::Pass).await;
     assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_report_and_the_root_cause_analysis_say_what_tripped_the_rollback() {
+    // A regression inside the SLA: the decision names it, the signal says against what.
+    let sim = Simulation::builtin("latency-regression").unwrap();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    let t = r.trigger.as_ref().expect("a trigger");
+    assert_eq!(
+        t.decision,
+        "HIGH regression against the baseline: latency distribution"
+    );
+    assert_eq!(t.signals.len(), 1, "{:?}", t.signals);
+    assert!(
+        t.signals[0].contains("against the 1h before the deploy: requests slower than 250ms"),
+        "{}",
+        t.signals[0]
+    );
+    let onset = r
+        .sequential
+        .as_ref()
+        .unwrap()
+        .breaches()
+        .next()
+        .unwrap()
+        .onset;
+    assert_eq!(t.since, onset);
+    assert!(t.since.unwrap() < t.at.unwrap());
+    let md = &r.root_cause.as_ref().expect("an RCA").markdown;
+    let why = md.find("## Why It Was Rolled Back").expect("the section");
+    assert!(why < md.find("## Failure Timeline").unwrap(), "{md}");
+    assert!(
+        md.contains("**Decision:** HIGH regression against the baseline: latency distribution"),
+        "{md}"
+    );
+    assert!(md.contains("— First signal out of bounds"), "{md}");
+    assert!(
+        md.contains("— Rollback decided: HIGH regression against the baseline"),
+        "{md}"
+    );
+    assert_eq!(
+        serde_json::to_value(&r).unwrap()["trigger"]["decision"],
+        "HIGH regression against the baseline: latency distribution"
+    );
+
+    // A crash loop with healthy metrics: the workload is the signal.
+    let sim = Simulation::builtin("crash-loop").unwrap();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    let t = r.trigger.as_ref().expect("a trigger");
+    assert!(
+        t.decision
+            .starts_with("CRITICAL workload failure: CrashLoopBackOff"),
+        "{}",
+        t.decision
+    );
+    assert_eq!(t.signals.len(), 1, "{:?}", t.signals);
+    assert!(
+        t.signals[0].starts_with("Workload: 2/4 ready, "),
+        "{:?}",
+        t.signals
+    );
+
+    // Nothing wrong, but the operator chose a release: that is the decision.
+    let sim = Simulation::builtin("healthy").unwrap();
+    let req = request(&sim).to(Version::parse("v1.2.9").unwrap());
+    let r = orchestrator(&sim).build().unwrap().run(req).await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    let t = r.trigger.as_ref().expect("a trigger");
+    assert_eq!(
+        t.decision,
+        "the operator asked for a rollback to a chosen release: High error rate"
+    );
+    assert!(t.signals.is_empty() && t.since.is_none(), "{t:?}");
+
+    // Nothing to do: no trigger.
+    let sim = Simulation::builtin("healthy").unwrap();
+    let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;
+    assert_eq!(r.outcome, Outcome::NothingToDo);
+    assert!(r.trigger.is_none());
+}

@@ -37,6 +37,9 @@ fn timeline(incident: &Incident, findings: &[Finding]) -> Vec<TimelinePoint> {
             what: "Rollback initiated".into(),
         });
     }
+    for (at, what) in rollback_core::orchestrator::trigger_points(incident) {
+        t.push(TimelinePoint { at, what });
+    }
     t.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.what.cmp(&b.what)));
     t.dedup_by(|a, b| a.what == b.what);
     t
@@ -49,7 +52,8 @@ fn causes(findings: &[Finding]) -> Vec<&Finding> {
         .collect()
 }
 
-/// Renders the RCA report in Markdown: header, **Failure Timeline**, **Root Causes Identified**
+/// Renders the RCA report in Markdown: header, **Why It Was Rolled Back** (when the incident has
+/// a trigger), **Failure Timeline**, **Root Causes Identified**
 /// (each with Location, Issue, Impact, Evidence), **Other Observations**, **Changes Between
 /// Releases** and **Recommended Fixes**. Findings are shown in the order given (rank them with
 /// [`rank_and_merge`](crate::rank_and_merge) first).
@@ -75,6 +79,7 @@ pub fn render_markdown(incident: &Incident, findings: &[Finding]) -> String {
         incident.window.start.format("%Y-%m-%d %H:%M:%S UTC"),
         incident.window.end.format("%H:%M:%S UTC")
     );
+    rollback_core::orchestrator::write_trigger(&mut md, incident);
 
     let _ = writeln!(md, "## Failure Timeline\n");
     let t = timeline(incident, findings);
@@ -176,6 +181,7 @@ pub fn render_json(incident: &Incident, findings: &[Finding]) -> serde_json::Val
         "stable": incident.stable.as_ref().map(|s| s.reference()),
         "window": incident.window,
         "rollback_at": incident.rollback_at,
+        "trigger": incident.trigger,
         "timeline": timeline(incident, findings)
             .iter()
             .map(|p| serde_json::json!({"at": p.at, "what": p.what}))
@@ -341,6 +347,20 @@ pub fn render_html(incident: &Incident, findings: &[Finding]) -> String {
         incident.window.start.format("%Y-%m-%d %H:%M:%S UTC"),
         incident.window.end.format("%H:%M:%S UTC")
     );
+    if let Some(t) = &incident.trigger {
+        let _ = writeln!(
+            h,
+            "<h2>Why It Was Rolled Back</h2>\n<p><b>Decision:</b> {}</p>",
+            esc(&t.decision)
+        );
+        if !t.signals.is_empty() {
+            let _ = writeln!(h, "<ul class=\"signals\">");
+            for s in &t.signals {
+                let _ = writeln!(h, "<li>{}</li>", esc(s));
+            }
+            let _ = writeln!(h, "</ul>");
+        }
+    }
     let _ = writeln!(h, "<h2>Metrics</h2><div class=\"charts\">");
     for (kind, t, scale, unit) in [
         (MetricKind::ErrorRate, "Error rate", 100.0, "%"),

@@ -252,3 +252,46 @@ async fn orchestrator_report_carries_the_merged_root_causes() {
     }
     assert!(rc.markdown.contains("src/services/cache.service.ts:156"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_rendering_of_the_report_says_what_tripped_the_rollback() {
+    let sim = Simulation::builtin("spec-incident").expect("scenario");
+    let dir = std::env::temp_dir().join(format!("rca-trigger-{}", std::process::id()));
+    let orchestrator = Orchestrator::builder(sim.platform(), sim.metrics())
+        .clock(sim.clock())
+        .analyzer(Arc::new(RootCauseAnalyzer::default()))
+        .rca_reporter(Arc::new(rollback_rca::RcaReport::default()))
+        .report_dir(&dir)
+        .build()
+        .expect("orchestrator");
+    let report = orchestrator
+        .run(RollbackRequest::new(sim.target()).reason("High error rate"))
+        .await;
+    let trigger = report.trigger.clone().expect("a trigger");
+    assert!(trigger.decision.contains("SLA breach"), "{trigger:?}");
+    assert!(!trigger.signals.is_empty(), "{trigger:?}");
+    let rc = report.root_cause.as_ref().expect("an RCA");
+    let read = |ext: &str| {
+        let path = rc
+            .files
+            .iter()
+            .find(|f| f.ends_with(ext))
+            .unwrap_or_else(|| panic!("no {ext} in {:?}", rc.files));
+        std::fs::read_to_string(path).expect("report file")
+    };
+    let md = read("rca.md");
+    assert!(
+        md.contains(&format!("**Decision:** {}", trigger.decision)),
+        "{md}"
+    );
+    for s in &trigger.signals {
+        assert!(md.contains(&format!("- {s}")), "{s}\n{md}");
+    }
+    assert!(md.contains("Rollback decided: "), "{md}");
+    let html = read("rca.html");
+    assert!(html.contains("<h2>Why It Was Rolled Back</h2>"), "{html}");
+    assert!(html.contains("<ul class=\"signals\">"), "{html}");
+    let json: serde_json::Value = serde_json::from_str(&read("rca.json")).expect("json");
+    assert_eq!(json["trigger"]["decision"], trigger.decision.as_str());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -140,6 +140,37 @@ impl Finding {
     }
 }
 
+/// Why the rollback started: the detect stage's decision and the signals behind it, for the
+/// root-cause report and notifications ("what tripped it" next to "what caused it").
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Trigger {
+    /// The decision in one line: `HIGH regression against the baseline: latency distribution`,
+    /// `critical SLA breach; CRITICAL workload failure: …`, or that an operator asked.
+    pub decision: String,
+    /// When it was decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    /// When the earliest of its signals was first out of bounds (a window breach's start, a
+    /// sequential test's onset), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// Each signal, explained: which metric or workload check, what value, against what,
+    /// since when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<String>,
+}
+
+impl Trigger {
+    /// A trigger with its decision only.
+    pub fn new(decision: impl Into<String>) -> Self {
+        Trigger {
+            decision: decision.into(),
+            ..Trigger::default()
+        }
+    }
+}
+
 /// Series of one metric for one release, as gathered for an incident.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IncidentMetric {
@@ -173,6 +204,9 @@ pub struct Incident {
     pub failed_evidence: Evidence,
     /// Logs and events of the stable release over the same window (the baseline).
     pub baseline_evidence: Evidence,
+    /// Why the rollback started, when the detect stage decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Trigger>,
 }
 
 impl Incident {
@@ -187,6 +221,7 @@ impl Incident {
             metrics: Vec::new(),
             failed_evidence: Evidence::default(),
             baseline_evidence: Evidence::default(),
+            trigger: None,
         }
     }
 

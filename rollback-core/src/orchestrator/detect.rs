@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::run::{Run, Step, Stop};
 use crate::detect::Verdict;
 use crate::error::{Error, ErrorKind};
 use crate::metrics_source::MetricsSource;
 use crate::model::event::Stage;
-use crate::model::finding::Severity;
+use crate::model::finding::{Severity, Trigger};
 use crate::model::metric::{group_thousands, MetricKind, Quantile, Series, TimeRange};
 use crate::model::release::Release;
 use crate::model::traffic::TrafficSplit;
@@ -429,12 +431,18 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
             None
         };
         // Metrics and workload together: `YES (critical SLA breach; CRITICAL workload failure: …)`.
-        let why = match (metric_why, workload_why) {
-            (Some(m), Some(w)) => format!("YES ({m}; {w})"),
-            (Some(m), None) => format!("YES ({m})"),
-            (None, Some(w)) => format!("YES ({w})"),
-            (None, None) => "NO — proceeding because the operator asked".to_string(),
+        let decision = match (metric_why, workload_why) {
+            (Some(m), Some(w)) => Some(format!("{m}; {w}")),
+            (Some(m), None) => Some(m),
+            (None, Some(w)) => Some(w),
+            (None, None) => None,
         };
+        let why = match &decision {
+            Some(d) => format!("YES ({d})"),
+            None => "NO — proceeding because the operator asked".to_string(),
+        };
+        self.report.trigger =
+            Some(self.trigger(decision, sequential.as_ref(), workload_failure.is_some()));
         self.line(
             if assessment.verdict == Verdict::Violation {
                 Mark::Fail
@@ -453,6 +461,50 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
 }
 
 impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
+    /// Why the rollback goes ahead, for the report and the root-cause analysis: the decision
+    /// (or the operator's request) and every signal that breached — window breaches, sequential
+    /// breaches, the workload's failure when `workload_failed`.
+    fn trigger(
+        &self,
+        decision: Option<String>,
+        sequential: Option<&crate::sequential::DetectorVerdict>,
+        workload_failed: bool,
+    ) -> Trigger {
+        let decision = decision.unwrap_or_else(|| {
+            let asked = if self.req.to.is_some() {
+                "a rollback to a chosen release"
+            } else {
+                "a forced rollback"
+            };
+            match &self.req.reason {
+                Some(r) => format!("the operator asked for {asked}: {r}"),
+                None => format!("the operator asked for {asked}"),
+            }
+        });
+        let mut trigger = Trigger::new(decision);
+        trigger.at = Some(self.now());
+        let mut since: Vec<DateTime<Utc>> = Vec::new();
+        if let Some(a) = &self.report.detection {
+            for b in &a.breaches {
+                let mut s = format!("{} {} over the detection window", b.severity, b.describe());
+                if let Some(at) = b.since {
+                    s.push_str(&format!(" since {}", at.format("%H:%M:%S")));
+                    since.push(at);
+                }
+                trigger.signals.push(s);
+            }
+        }
+        for m in sequential.into_iter().flat_map(|v| v.breaches()) {
+            trigger.signals.push(m.explanation.clone());
+            since.extend(m.onset.or(m.since));
+        }
+        if let Some(w) = self.report.workload.as_ref().filter(|_| workload_failed) {
+            trigger.signals.push(format!("Workload: {}", w.explain()));
+        }
+        trigger.since = since.into_iter().min();
+        trigger
+    }
+
     /// The failing release's workload, judged from the platform's health snapshot (see
     /// [`crate::workload`]), with the release `beside` it (a canary's stable neighbour) read
     /// too when it fails, to tell a shared cause. Prints its line. `None` when the health

@@ -52,7 +52,7 @@ use crate::report::{Line, Outcome, RollbackReport, StageReport};
 use crate::request::RollbackRequest;
 use crate::timeline::MetricTimelineAnalyzer;
 
-pub use rca::{rank, render_markdown};
+pub use rca::{rank, render_markdown, trigger_points, write_trigger};
 
 /// What a running rollback reports as it goes.
 #[non_exhaustive]

@@ -47,6 +47,7 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         let step = (window.duration() / 360).max(policy.detection.step);
         let mut incident = Incident::new(self.req.target.clone(), failed.clone(), window);
         incident.stable = stable.clone();
+        incident.trigger = self.report.trigger.clone();
         incident.rollback_at = self
             .report
             .stages
@@ -275,6 +276,7 @@ pub fn render_markdown(incident: &Incident, findings: &[Finding]) -> String {
         incident.window.end.format("%H:%M:%S UTC")
     );
     let _ = writeln!(md);
+    write_trigger(&mut md, incident);
 
     let mut timeline: Vec<(chrono::DateTime<chrono::Utc>, String)> = findings
         .iter()
@@ -287,6 +289,7 @@ pub fn render_markdown(incident: &Incident, findings: &[Finding]) -> String {
     if let Some(r) = incident.rollback_at {
         timeline.push((r, "Rollback initiated".into()));
     }
+    timeline.extend(trigger_points(incident));
     timeline.sort();
     timeline.dedup();
     let _ = writeln!(md, "## Failure Timeline");
@@ -367,6 +370,38 @@ pub fn render_markdown(incident: &Incident, findings: &[Finding]) -> String {
         let _ = writeln!(md, "{}. **{}**{loc}: {r}", i + 1, f.title);
     }
     md
+}
+
+/// The `## Why It Was Rolled Back` section: the detect stage's decision and each signal behind
+/// it (nothing without a trigger).
+pub fn write_trigger(md: &mut String, incident: &Incident) {
+    let Some(t) = &incident.trigger else { return };
+    let _ = writeln!(md, "## Why It Was Rolled Back");
+    let _ = writeln!(md);
+    let _ = writeln!(md, "**Decision:** {}", t.decision);
+    let _ = writeln!(md);
+    for s in &t.signals {
+        let _ = writeln!(md, "- {s}");
+    }
+    if !t.signals.is_empty() {
+        let _ = writeln!(md);
+    }
+}
+
+/// The trigger's points on the failure timeline: when its first signal went out of bounds,
+/// and when the rollback was decided.
+pub fn trigger_points(incident: &Incident) -> Vec<(chrono::DateTime<chrono::Utc>, String)> {
+    let Some(t) = &incident.trigger else {
+        return Vec::new();
+    };
+    let mut points = Vec::new();
+    if let Some(since) = t.since {
+        points.push((since, "First signal out of bounds".to_string()));
+    }
+    if let Some(at) = t.at {
+        points.push((at, format!("Rollback decided: {}", t.decision)));
+    }
+    points
 }
 
 /// Evidence lines for export, one JSON object per line.

@@ -128,6 +128,7 @@ pub(super) async fn execute<P: Platform + 'static, M: MetricsSource + 'static>(
         detection: None,
         sequential: None,
         workload: None,
+        trigger: None,
         impact: None,
         candidates: Vec::new(),
         gates: Vec::new(),
