@@ -353,9 +353,9 @@ pub struct SequentialPolicy {
     #[serde(with = "humantime_serde")]
     pub persistence: Duration,
     /// A rate confidently above this multiple of the SLA is flagged at once, without waiting for
-    /// `persistence` (default 5; 0 turns it off); likewise a rate this many times the one a
-    /// regression test tolerates, and a canary this many times the tolerated odds ratio
-    /// against its neighbour. The false-alarm bound is unchanged.
+    /// `persistence` (default 5; 0 turns it off); likewise a canary whose odds of an error are
+    /// confidently this many times the tolerated ratio to its neighbour's. The false-alarm
+    /// bound is unchanged.
     pub fast_burn: f64,
     /// The release against its baseline: errors and the latency distribution, even inside
     /// the SLA.

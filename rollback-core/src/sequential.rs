@@ -118,9 +118,9 @@
 //! evidence in expectation, however much traffic it carries. The choice of `b` is a statement
 //! about the service: set it above the size of the short error blips it normally has (pod
 //! restarts, a dependency hiccup), or those blips reach the threshold without waiting `D`.
-//! The same `b` gives the regression and paired tests below their fast tiers, against `b`
-//! times their own null (the tested rate, the tolerated odds ratio). The latency sign test
-//! (`p0 = ½`) has no fast tier.
+//! The same `b` gives the paired error test below its fast tier, against `b` times the
+//! tolerated odds ratio. The latency sign test (`p0 = ½`), the regression tests against a
+//! fixed baseline and the paired latency test have none (see there for why).
 //!
 //! **Regression against the baseline (optional).** The SLA says what is *acceptable*; a
 //! release can stay inside it and still be much worse than what it replaced (0.4 % errors
@@ -156,11 +156,12 @@
 //!
 //! Both use the persistence cap (each bound of the latency test is capped for `1/α_i`, not
 //! `J/α_i`: a burst that moves every bound at once must not cross within `D` either; a shift
-//! confined to one bound then needs about `D·(1 + ln J / ln(1/(α_i·w)))`), and with
-//! `fast_burn = b` a fast tier as above: an uncapped test of `b · p_null` (per bound for the
-//! latency test), so a release failing, say, 40× its baseline while still inside the SLA is
-//! declared within seconds. The null compares rates at different times (before and after the
-//! deploy), so diurnal drift between them is what `τ` must cover.
+//! confined to one bound then needs about `D·(1 + ln J / ln(1/(α_i·w)))`) and no fast-burn
+//! tier: their null is a tolerance over a rate measured at another time, far below the SLA,
+//! and a healthy service's short bursts exceed even `b` times it — measured, an uncapped tier
+//! there raised the benchmark's false alarms from 0 % to 37 % (errors) and 96 % (latency).
+//! The null compares rates at different times (before and after the deploy), so diurnal
+//! drift between them is what `τ` must cover.
 //!
 //! **Canary against the release beside it.** When a stable release serves *at the same
 //! time* (a canary split), [`SequentialDetector::with_control`] tests the canary against it
@@ -185,12 +186,14 @@
 //! bound with "slower than `le`" as the event, averaged over the (up to 16 slowest) bounds
 //! both arms report. Both paired tests get `α / (m + 2)` each, `m` the SLA tests. There is
 //! no baseline uncertainty to pay for: the control is observed alongside. With
-//! `fast_burn = b`, half of each paired test's mixture is an uncapped tier against the null
-//! `ω ≤ b·τ` (the same likelihood ratios with `ω0 = b·τ`, `ω_k = b·τ·1.5^k`; under `ω ≤ τ` it
-//! is a test supermartingale too): a canary confidently more than `b·τ` times as likely to
-//! fail as its neighbour is declared without waiting for `D`. How fast depends on the
-//! neighbour's events as much as the canary's, since they are what the split is judged
-//! against.
+//! `fast_burn = b`, half of the paired error test's mixture is an uncapped tier against the
+//! null `ω ≤ b·τ` (the same likelihood ratios with `ω0 = b·τ`, `ω_k = b·τ·1.5^k`; under
+//! `ω ≤ τ` it is a test supermartingale too): a canary confidently more than `b·τ` times as
+//! likely to fail as its neighbour is declared without waiting for `D`. How fast depends on
+//! the neighbour's events as much as the canary's, since they are what the split is judged
+//! against. The paired latency test has no fast tier: per-step latency varies between the
+//! arms far more than binomial sampling allows (a one-second pause in one pod), which an
+//! uncapped tier reads as evidence (measured: 30 % false alarms at 1,000 req/s).
 //!
 //! **Shared causes.** In paired mode the SLA tests still run on the canary, and also track the
 //! control's counts over each segment. When an SLA test's evidence crosses, the control's rate
@@ -314,9 +317,9 @@ pub struct DetectorConfig {
     /// Fast-burn multiple `b` (0 = off, the default; otherwise > 1): half the evidence budget
     /// goes to a second, uncapped test of `p ≤ b · p0`, so a rate confidently above `b` times
     /// the SLA is declared without waiting for `persistence`. Applies to the error rate and to
-    /// slow-request counts when `b · p0 < 1`, to the regression tests against `b` times their
-    /// tested rate, and to the paired tests against `b` times the tolerated odds ratio; not to
-    /// the latency sign test. See the module documentation.
+    /// slow-request counts when `b · p0 < 1`, and to the paired error test against `b` times
+    /// the tolerated odds ratio; not to the latency sign test, the regression tests against a
+    /// fixed baseline or the paired latency test. See the module documentation.
     pub fast_burn: f64,
     /// The data's native step (default 10 s): the span of the first observation when
     /// `persistence` is on.
@@ -1252,12 +1255,12 @@ impl SequentialDetector {
         let (regression, shift, notes) = match plan {
             Some(p) => (
                 p.errors.map(|(null, base)| {
-                    let mut t = RateTest::new(null, alpha_reg, config.min_requests, fast);
+                    let mut t = RateTest::new(null, alpha_reg, config.min_requests, 0.0);
                     t.reference = Some(base);
                     t
                 }),
                 (!p.bounds.is_empty())
-                    .then(|| ShiftTest::new(&p.bounds, alpha_reg, config.min_requests, fast)),
+                    .then(|| ShiftTest::new(&p.bounds, alpha_reg, config.min_requests)),
                 p.notes,
             ),
             None => (None, None, Vec::new()),
@@ -1516,7 +1519,6 @@ impl SequentialDetector {
                     tolerance,
                     *alpha,
                     self.config.min_requests,
-                    self.config.fast_burn,
                 ));
             }
         }
@@ -1816,9 +1818,6 @@ impl SequentialDetector {
                 _ if comp.capped => String::new(),
                 _ if paired_ref.is_some() => {
                     format!(", fast burn: odds over {}× its", fmt_e(b * tolerance))
-                }
-                TestKind::ErrorRegression | TestKind::LatencyShift => {
-                    format!(", fast burn: over {}× the tested rate", fmt_e(b))
                 }
                 _ => format!(", fast burn: over {}× the SLA", fmt_e(b)),
             };
@@ -2361,14 +2360,14 @@ struct ShiftTest {
 }
 
 impl ShiftTest {
-    fn new(bounds: &[(f64, f64, f64)], alpha: f64, min_trials: u64, fast_burn: f64) -> Self {
+    fn new(bounds: &[(f64, f64, f64)], alpha: f64, min_trials: u64) -> Self {
         let j = bounds.len() as f64;
         ShiftTest {
             bounds: bounds.iter().map(|b| b.0).collect(),
             tests: bounds
                 .iter()
                 .map(|&(_, null, base)| {
-                    let mut t = RateTest::new(null, alpha / j, min_trials, fast_burn);
+                    let mut t = RateTest::new(null, alpha / j, min_trials, 0.0);
                     t.reference = Some(base);
                     t
                 })
@@ -2381,13 +2380,13 @@ impl ShiftTest {
     }
 
     /// The paired version: per bound, the canary's slow requests against the control's.
-    fn paired(bounds: &[f64], tolerance: f64, alpha: f64, min_trials: u64, fast_burn: f64) -> Self {
+    fn paired(bounds: &[f64], tolerance: f64, alpha: f64, min_trials: u64) -> Self {
         let j = bounds.len() as f64;
         ShiftTest {
             bounds: bounds.to_vec(),
             tests: bounds
                 .iter()
-                .map(|_| RateTest::paired(tolerance, alpha / j, min_trials, fast_burn))
+                .map(|_| RateTest::paired(tolerance, alpha / j, min_trials, 0.0))
                 .collect(),
             alpha,
             log_threshold: (1.0 / alpha).ln(),
@@ -3427,49 +3426,31 @@ mod tests {
     }
 
     #[test]
-    fn error_regression_fast_burn_skips_the_persistence_wait_only_far_above_the_tested_rate() {
+    fn error_regression_waits_for_persistence_even_far_above_the_tested_rate() {
         // 0.05 % before the deploy (tested: at most ~0.1 %), SLA 5 %, persistence 60 s, fast
-        // burn 10 (the fast tier tests ~1 %). 2,000 req/s from 300 s on at `rate`.
+        // burn 10. A release at 4 % is 40× its baseline but inside the SLA: the regression test
+        // has no fast tier (a healthy service's bursts exceed 10× such a null), so it waits.
         let cfg = DetectorConfig {
             persistence: Duration::from_secs(60),
             step: Duration::from_secs(1),
             fast_burn: 10.0,
             ..regression_config(0.01, 0.05)
         };
-        let run = |rate: f64| {
-            let base = baseline_of(2_000_000, 1_000, None);
-            let mut d = SequentialDetector::with_baseline(cfg.clone(), base).unwrap();
-            let mut rng = Rng(5);
-            for s in 0..600 {
-                let p = if s >= 300 { rate } else { 0.0005 };
-                d.observe(Observation::counts(at(s), 2000, rng.binomial(2000, p)))
-                    .unwrap();
-            }
-            let v = d.verdict();
-            let m = v
-                .breaches()
-                .find(|m| m.test == TestKind::ErrorRegression)
-                .unwrap_or_else(|| panic!("{rate} missed: {}", v.explanation))
-                .clone();
-            m
-        };
-        // 4 %: inside the SLA, 40× the baseline: declared within seconds.
-        let fast = run(0.04);
-        assert!(fast.since.unwrap() <= at(305), "{}", fast.explanation);
-        assert!(
-            fast.explanation
-                .contains("fast burn: over 10.00× the tested rate"),
-            "{}",
-            fast.explanation
-        );
-        // 0.5 %: 10× the baseline but under the fast tier's null: it waits for the period.
-        let slow = run(0.005);
-        assert!(slow.since.unwrap() >= at(360), "{}", slow.explanation);
-        assert!(
-            !slow.explanation.contains("fast burn"),
-            "{}",
-            slow.explanation
-        );
+        let base = baseline_of(2_000_000, 1_000, None);
+        let mut d = SequentialDetector::with_baseline(cfg, base).unwrap();
+        let mut rng = Rng(5);
+        for s in 0..600 {
+            let p = if s >= 300 { 0.04 } else { 0.0005 };
+            d.observe(Observation::counts(at(s), 2000, rng.binomial(2000, p)))
+                .unwrap();
+        }
+        let v = d.verdict();
+        let m = v
+            .breaches()
+            .find(|m| m.test == TestKind::ErrorRegression)
+            .unwrap_or_else(|| panic!("missed: {}", v.explanation));
+        assert!(m.since.unwrap() >= at(360), "{}", m.explanation);
+        assert!(!m.explanation.contains("fast burn"), "{}", m.explanation);
     }
 
     #[test]
