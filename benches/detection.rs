@@ -134,8 +134,8 @@
 //! the same detector built [`with_control`](SequentialDetector::with_control) with
 //! `RegressionConfig` tolerance 2 / 3 and every observation carrying the stable release's
 //! counts of the same second, so the paired test (`TestKind::ErrorRegression` in paired
-//! mode: how each second's errors split between the arms, odds ratio at most the tolerance)
-//! runs beside the SLA test; `-paired2: paired test's alarm` / `-paired3: ...`: the same
+//! mode: how each second's errors split between the arms, odds ratio at most the tolerance;
+//! with its fast tier at 5 × the tolerance) runs beside the SLA test; `-paired2: paired test's alarm` / `-paired3: ...`: the same
 //! detectors read for the paired test alone (when it crossed, whatever the SLA test did);
 //! `diff-2x-window-1` / `-3`: the comparison people write by hand, tumbling 60 s windows, a
 //! window is bad when the canary's error rate is above 2 × the stable release's (a canary
