@@ -277,6 +277,28 @@ impl FakeGithub {
     }
 }
 
+/// Carries out one create (`add` stores the object and returns the 201 answer) as `queue`'s
+/// next [`OnCreate`] says (`Create` once it is empty).
+fn create_as_told(
+    queue: &Mutex<std::collections::VecDeque<OnCreate>>,
+    add: impl FnOnce() -> ResponseTemplate,
+) -> ResponseTemplate {
+    let on_create = queue
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or(OnCreate::Create);
+    if matches!(on_create, OnCreate::Fail502) {
+        return ResponseTemplate::new(502).set_body_string("Bad Gateway");
+    }
+    let created = add();
+    match on_create {
+        OnCreate::CreateThen502 => ResponseTemplate::new(502).set_body_string("Bad Gateway"),
+        OnCreate::CreateThenStall => created.set_delay(STALL),
+        _ => created,
+    }
+}
+
 impl wiremock::Respond for FakeGithub {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
         let mut issues = self.issues.lock().unwrap();
@@ -285,29 +307,17 @@ impl wiremock::Respond for FakeGithub {
             let list: Vec<Value> = issues.iter().rev().cloned().collect();
             return ResponseTemplate::new(200).set_body_json(list);
         }
-        let on_create = self
-            .creates
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or(OnCreate::Create);
-        if matches!(on_create, OnCreate::Fail502) {
-            return ResponseTemplate::new(502).set_body_string("Bad Gateway");
-        }
-        let payload: Value = serde_json::from_slice(&request.body).unwrap();
-        let number = issues.len() as u64 + 1;
-        issues.push(json!({
-            "number": number,
-            "title": payload["title"],
-            "body": payload["body"],
-            "labels": payload["labels"],
-        }));
-        let created = ResponseTemplate::new(201).set_body_json(json!({"number": number}));
-        match on_create {
-            OnCreate::CreateThen502 => ResponseTemplate::new(502).set_body_string("Bad Gateway"),
-            OnCreate::CreateThenStall => created.set_delay(STALL),
-            _ => created,
-        }
+        create_as_told(&self.creates, || {
+            let payload: Value = serde_json::from_slice(&request.body).unwrap();
+            let number = issues.len() as u64 + 1;
+            issues.push(json!({
+                "number": number,
+                "title": payload["title"],
+                "body": payload["body"],
+                "labels": payload["labels"],
+            }));
+            ResponseTemplate::new(201).set_body_json(json!({"number": number}))
+        })
     }
 }
 
@@ -318,25 +328,12 @@ impl wiremock::Respond for FakeComments {
             // Oldest first, as GitHub lists an issue's comments.
             return ResponseTemplate::new(200).set_body_json(comments.clone());
         }
-        let on_post = self
-            .0
-            .comment_posts
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or(OnCreate::Create);
-        if matches!(on_post, OnCreate::Fail502) {
-            return ResponseTemplate::new(502).set_body_string("Bad Gateway");
-        }
-        let payload: Value = serde_json::from_slice(&request.body).unwrap();
-        let id = comments.len() as u64 + 100;
-        comments.push(json!({"id": id, "body": payload["body"]}));
-        let created = ResponseTemplate::new(201).set_body_json(json!({"id": id}));
-        match on_post {
-            OnCreate::CreateThen502 => ResponseTemplate::new(502).set_body_string("Bad Gateway"),
-            OnCreate::CreateThenStall => created.set_delay(STALL),
-            _ => created,
-        }
+        create_as_told(&self.0.comment_posts, || {
+            let payload: Value = serde_json::from_slice(&request.body).unwrap();
+            let id = comments.len() as u64 + 100;
+            comments.push(json!({"id": id, "body": payload["body"]}));
+            ResponseTemplate::new(201).set_body_json(json!({"id": id}))
+        })
     }
 }
 
