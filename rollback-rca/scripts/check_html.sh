@@ -3,13 +3,16 @@
 # no uncaught script or console errors, and the DOM holds the report's sections and inline SVG
 # charts.
 #
-#   rollback-rca/scripts/check_html.sh REPORT.html [SCREENSHOT.png]
+#   rollback-rca/scripts/check_html.sh REPORT.html [SCREENSHOT.png [TEXT...]]
 #
+# Every TEXT must be in the rendered DOM too (sections a given report should have).
 # Needs Debian's `chromium` (apt-get install -y chromium). Exit status 0 = all checks passed.
 set -euo pipefail
 
 html=${1:?usage: check_html.sh REPORT.html [SCREENSHOT.png]}
 png=${2:-$(mktemp --suffix=.png)}
+shift $(( $# < 2 ? $# : 2 ))
+extra=("$@")
 browser=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 if [[ -z "$browser" ]]; then
   echo "check_html: chromium not found (apt-get install -y chromium)" >&2
@@ -36,7 +39,7 @@ if grep -E "Uncaught|CONSOLE\([0-9]+\).*(Error|error)|:ERROR:CONSOLE" "$log" >&2
   exit 1
 fi
 dom=$(timeout 120 "$browser" "${flags[@]}" --dump-dom "$url" 2>/dev/null || true)
-for want in "<svg" "Failure Timeline" "Root Causes Identified" "Recommended Fixes"; do
+for want in "<svg" "Failure Timeline" "Root Causes Identified" "Recommended Fixes" "${extra[@]}"; do
   if ! grep -qF "$want" <<<"$dom"; then
     echo "check_html: rendered DOM lacks \"$want\"" >&2
     exit 1

@@ -51,7 +51,9 @@ async fn html_report_renders_in_headless_chromium_without_errors() {
     assert!(rc.findings.iter().any(|f| f.kind == FindingKind::Cause));
     // The incident as the RCA stage saw it is not in the report; rebuild the page from the
     // simulation the same way the spec-incident tests do.
-    let incident = spec_incident::incident_of(&sim).await;
+    let mut incident = spec_incident::incident_of(&sim).await;
+    incident.trigger = report.trigger.clone();
+    let trigger = incident.trigger.clone().expect("the run decided a rollback");
     let html = render_html(&incident, &rc.findings);
     assert_eq!(html.matches("<svg").count(), 4, "four charts");
 
@@ -68,6 +70,8 @@ async fn html_report_renders_in_headless_chromium_without_errors() {
         .arg(&script)
         .arg(&page)
         .arg(&png)
+        .arg("Why It Was Rolled Back")
+        .arg(&trigger.decision)
         .output()
         .expect("run check_html.sh");
     assert!(
