@@ -1399,6 +1399,25 @@ async fn the_report_and_the_root_cause_analysis_say_what_tripped_the_rollback() 
         "HIGH regression against the baseline: latency distribution"
     );
 
+    // Notifications carry the trigger; without an operator's reason (outside production) its
+    // decision is their reason.
+    let sim = Simulation::builtin("staging-canary").unwrap();
+    let recorder = Arc::new(RecordingNotifier::default());
+    let r = orchestrator(&sim)
+        .notifier(recorder.clone())
+        .build()
+        .unwrap()
+        .run(RollbackRequest::new(sim.target()))
+        .await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    let t = r.trigger.as_ref().expect("a trigger");
+    {
+        let events = recorder.events.lock().unwrap();
+        assert_eq!(events[0].kind, EventKind::Started);
+        assert_eq!(events[0].trigger.as_ref(), Some(t));
+        assert_eq!(events[0].reason.as_deref(), Some(t.decision.as_str()));
+    }
+
     // A crash loop with healthy metrics: the workload is the signal.
     let sim = Simulation::builtin("crash-loop").unwrap();
     let r = orchestrator(&sim).build().unwrap().run(request(&sim)).await;

@@ -419,9 +419,20 @@ fn html(event: &Event, max_findings: usize) -> String {
     if let Some(r) = &event.reason {
         row("Reason", r);
     }
+    let tripped = format::trigger_lines(event);
+    if let Some(d) = tripped.as_ref().and_then(|t| t.0) {
+        row("Decided", d);
+    }
     row("Run", &event.run_id);
     h.push_str("</table>");
     h.push_str(&format!("<p>{}</p>", esc(&event.summary)));
+    if let Some((_, signals)) = tripped.filter(|t| !t.1.is_empty()) {
+        h.push_str("<h3 style=\"font-size:16px\">What tripped it</h3><ul>");
+        for l in &signals {
+            h.push_str(&format!("<li>{}</li>", esc(l)));
+        }
+        h.push_str("</ul>");
+    }
     if !event.metrics.is_empty() {
         h.push_str("<h3 style=\"font-size:16px\">Key metrics</h3><ul>");
         for m in &event.metrics {

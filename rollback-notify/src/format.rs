@@ -163,6 +163,25 @@ pub(crate) fn fit_lines(lines: &[String], max: usize) -> String {
     out
 }
 
+/// The most signals a message lists (the report has them all).
+pub(crate) const MAX_SIGNALS: usize = 5;
+
+/// What tripped the rollback, when the run decided one: the decision, unless it is already the
+/// event's reason (then `None`), and up to [`MAX_SIGNALS`] signals with an `…and N more` line.
+pub(crate) fn trigger_lines(event: &Event) -> Option<(Option<&str>, Vec<String>)> {
+    let t = event.trigger.as_ref()?;
+    let decision =
+        Some(t.decision.as_str()).filter(|d| event.reason.as_deref() != Some(*d) && !d.is_empty());
+    let mut signals: Vec<String> = t.signals.iter().take(MAX_SIGNALS).cloned().collect();
+    if t.signals.len() > MAX_SIGNALS {
+        signals.push(format!(
+            "…and {} more in the report",
+            t.signals.len() - MAX_SIGNALS
+        ));
+    }
+    (decision.is_some() || !signals.is_empty()).then_some((decision, signals))
+}
+
 /// A plain-text summary of the event (email text part, webhook-less channels).
 pub(crate) fn plain_text(event: &Event, max_findings: usize) -> String {
     let mut s = String::new();
@@ -180,11 +199,21 @@ pub(crate) fn plain_text(event: &Event, max_findings: usize) -> String {
     if let Some(r) = &event.reason {
         s.push_str(&format!("Reason:      {r}\n"));
     }
+    let tripped = trigger_lines(event);
+    if let Some(d) = tripped.as_ref().and_then(|t| t.0) {
+        s.push_str(&format!("Decided:     {d}\n"));
+    }
     s.push_str(&format!("Run:         {}\n", event.run_id));
     s.push_str(&format!("At:          {}\n", event.at.to_rfc3339()));
     s.push('\n');
     s.push_str(&event.summary);
     s.push('\n');
+    if let Some((_, signals)) = tripped.filter(|t| !t.1.is_empty()) {
+        s.push_str("\nWhat tripped it:\n");
+        for line in signals {
+            s.push_str(&format!("  - {line}\n"));
+        }
+    }
     if !event.metrics.is_empty() {
         s.push_str("\nKey metrics:\n");
         for m in &event.metrics {
@@ -234,9 +263,19 @@ pub(crate) fn markdown(event: &Event, max_findings: usize) -> String {
     if let Some(r) = &event.reason {
         s.push_str(&format!("| Reason | {} |\n", r.replace('|', "\\|")));
     }
+    let tripped = trigger_lines(event);
+    if let Some(d) = tripped.as_ref().and_then(|t| t.0) {
+        s.push_str(&format!("| Decided | {} |\n", d.replace('|', "\\|")));
+    }
     s.push_str(&format!("| Run | `{}` |\n\n", event.run_id));
     s.push_str(&event.summary);
     s.push('\n');
+    if let Some((_, signals)) = tripped.filter(|t| !t.1.is_empty()) {
+        s.push_str("\n### What tripped it\n\n");
+        for line in signals {
+            s.push_str(&format!("- {line}\n"));
+        }
+    }
     if !event.metrics.is_empty() {
         s.push_str("\n### Key metrics\n\n");
         for m in &event.metrics {

@@ -147,6 +147,12 @@ impl PagerDutyNotifier {
         if let Some(r) = &event.reason {
             d.insert("reason".into(), json!(r));
         }
+        if let Some(t) = &event.trigger {
+            d.insert(
+                "trigger".into(),
+                json!({"decision": t.decision, "signals": t.signals}),
+            );
+        }
         d.insert("summary".into(), json!(event.summary));
         if let Some(du) = event.duration {
             d.insert("duration".into(), json!(format::duration(du)));

@@ -1,7 +1,8 @@
 //! Slack: a Block Kit message through an incoming webhook or `chat.postMessage`.
 //!
 //! The message has a header with the status, a fields section (environment, deployment,
-//! from → to, severity, duration), the reason, the summary, key metrics, the top root causes
+//! from → to, severity, duration), the reason, the summary, what tripped the rollback (the
+//! decision and up to five signals), key metrics, the top root causes
 //! and a context line with the report location. It stays inside Slack's limits: at most 50
 //! blocks, 150 characters of header, 3,000 characters per section text, 10 fields of at most
 //! 2,000 characters; whatever does not fit ends in `…and N more`.
@@ -343,6 +344,18 @@ pub(crate) fn message(event: &Event, max_findings: usize, mention: Option<&str>)
     }
     if !event.summary.trim().is_empty() {
         blocks.push(section(esc(&event.summary)));
+    }
+    if let Some((decision, signals)) = format::trigger_lines(event) {
+        let mut title = "*What tripped it*\n".to_string();
+        if let Some(d) = decision {
+            title.push_str(&format!("{}\n", esc(d)));
+        }
+        let lines: Vec<String> = signals.iter().map(|l| format!("• {}", esc(l))).collect();
+        let body = format::fit_lines(
+            &lines,
+            MAX_SECTION_CHARS.saturating_sub(title.chars().count()),
+        );
+        blocks.push(section(format!("{title}{body}")));
     }
 
     if !event.metrics.is_empty() {

@@ -2,8 +2,8 @@
 //!
 //! The request is a `message` with one attachment of content type
 //! `application/vnd.microsoft.card.adaptive` holding an Adaptive Card 1.4: a coloured headline,
-//! a fact set (environment, deployment, from → to, severity, duration, reason), the summary,
-//! key metrics as facts, the top root causes and the report location. The card is kept under
+//! a fact set (environment, deployment, from → to, severity, duration, reason, decision), the
+//! summary, what tripped the rollback (up to five signals), key metrics as facts, the top root causes and the report location. The card is kept under
 //! Teams' ~28 KB message limit by dropping findings and cutting long texts.
 
 use async_trait::async_trait;
@@ -128,9 +128,21 @@ fn message_with(event: &Event, findings: &[&rollback_core::Finding], shown: usiz
     if let Some(r) = &event.reason {
         facts.push(json!({"title": "Reason", "value": format::truncate(r, 1000)}));
     }
+    let tripped = format::trigger_lines(event);
+    if let Some(d) = tripped.as_ref().and_then(|t| t.0) {
+        facts.push(json!({"title": "Decided", "value": format::truncate(d, 1000)}));
+    }
     body.push(json!({"type": "FactSet", "facts": facts}));
     if !event.summary.trim().is_empty() {
         body.push(text_block(&event.summary));
+    }
+    if let Some((_, signals)) = tripped.filter(|t| !t.1.is_empty()) {
+        body.push(json!({"type": "TextBlock", "text": "What tripped it", "weight": "Bolder", "separator": true}));
+        let list: Vec<String> = signals
+            .iter()
+            .map(|l| format!("- {}", format::truncate(l, 1000)))
+            .collect();
+        body.push(text_block(&list.join("\n")));
     }
     if !event.metrics.is_empty() {
         body.push(json!({"type": "TextBlock", "text": "Key metrics", "weight": "Bolder", "separator": true}));

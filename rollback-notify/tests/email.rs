@@ -201,13 +201,17 @@ async fn email_arrives_with_text_html_and_the_report_file_attached() {
         .iter()
         .find(|p| p.ctype.mimetype == "text/plain")
         .unwrap();
-    let text = text.get_body().unwrap();
+    // Mail lines end in CRLF.
+    let text = text.get_body().unwrap().replace("\r\n", "\n");
     for fact in [
         "Environment: production",
         "v1.3.0 → v1.2.9",
         "Error rate: 12.4%",
         "Memory leak in cache service",
         &e.run_id,
+        "Decided:     critical SLA breach",
+        "What tripped it:\n  - CRITICAL signal 1: error rate 12.4% (SLA < 0.1%) since 03:02",
+        "  - …and 2 more in the report",
     ] {
         assert!(text.contains(fact), "text part lacks {fact:?}:\n{text}");
     }
@@ -220,6 +224,12 @@ async fn email_arrives_with_text_html_and_the_report_file_attached() {
     assert!(
         html.contains("&lt;since 03:02&gt;"),
         "reason is escaped in HTML"
+    );
+    assert!(
+        html.contains(
+            "What tripped it</h3><ul><li>CRITICAL signal 1: error rate 12.4% (SLA &lt; 0.1%)"
+        ),
+        "signals are listed and escaped in HTML: {html}"
     );
     let att = leaves
         .iter()

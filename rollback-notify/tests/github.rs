@@ -461,6 +461,13 @@ async fn comment_answered_502_after_posting_is_not_posted_twice() {
         e.at.timestamp_millis()
     );
     assert!(body.starts_with(&marker), "{body}");
+    // The comment says what tripped the rollback, five signals at most.
+    assert!(body.contains("| Decided | critical SLA breach |"), "{body}");
+    assert!(
+        body.contains("### What tripped it\n\n- CRITICAL signal 1:"),
+        "{body}"
+    );
+    assert!(body.contains("- …and 2 more in the report"), "{body}");
     // The retry is a look-up of the recent comments, which finds it: no second POST.
     let log = request_log(&server).await;
     let after_create = &log[2..];

@@ -77,6 +77,8 @@ async fn start_triggers_and_success_resolves_with_the_same_dedup_key() {
     );
     assert_eq!(d["from"], "v1.3.0");
     assert_eq!(d["to"], "v1.2.9");
+    assert_eq!(d["trigger"]["decision"], "critical SLA breach");
+    assert_eq!(d["trigger"]["signals"].as_array().unwrap().len(), 7);
     assert_eq!(
         d["report"],
         "/var/lib/rollback/reports/run-20250301-0307/rca.md"

@@ -89,9 +89,14 @@ async fn webhook_posts_block_kit_message_with_the_facts() {
         "2m 14s",
         "/var/lib/rollback/reports/run-20250301-0307/rca.md",
         "&lt;since 03:02&gt;",
+        "*What tripped it*\ncritical SLA breach",
+        "• CRITICAL signal 1: error rate 12.4% (SLA &lt; 0.1%) since 03:02",
+        "• CRITICAL signal 5:",
+        "…and 2 more in the report",
     ] {
         assert!(all.contains(fact), "missing {fact:?} in {all}");
     }
+    assert!(!all.contains("signal 6"), "at most 5 signals: {all}");
     for b in blocks {
         assert!(
             ["header", "section", "divider", "context"].contains(&b["type"].as_str().unwrap()),

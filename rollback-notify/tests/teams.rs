@@ -64,10 +64,14 @@ async fn posts_an_adaptive_card_message() {
     assert_eq!(fact("Environment").as_deref(), Some("production"));
     assert_eq!(fact("From → To").as_deref(), Some("v1.3.0 → v1.2.9"));
     assert_eq!(fact("Duration").as_deref(), Some("2m 14s"));
+    assert_eq!(fact("Decided").as_deref(), Some("critical SLA breach"));
     let text = serde_json::to_string(card).unwrap();
     assert!(text.contains("Memory leak in cache service"));
     assert!(text.contains("12.4% (SLA < 0.1%)"));
     assert!(text.contains("rca.md"));
+    assert!(text.contains("What tripped it"));
+    assert!(text.contains("- CRITICAL signal 1: error rate 12.4% (SLA < 0.1%) since 03:02"));
+    assert!(text.contains("…and 2 more in the report"));
 }
 
 #[tokio::test]

@@ -53,7 +53,10 @@ async fn html_report_renders_in_headless_chromium_without_errors() {
     // simulation the same way the spec-incident tests do.
     let mut incident = spec_incident::incident_of(&sim).await;
     incident.trigger = report.trigger.clone();
-    let trigger = incident.trigger.clone().expect("the run decided a rollback");
+    let trigger = incident
+        .trigger
+        .clone()
+        .expect("the run decided a rollback");
     let html = render_html(&incident, &rc.findings);
     assert_eq!(html.matches("<svg").count(), 4, "four charts");
 

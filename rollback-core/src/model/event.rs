@@ -133,6 +133,9 @@ pub struct Event {
     /// Why (the operator's reason, or the detection's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What tripped the rollback: the detect stage's decision and its signals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<super::finding::Trigger>,
     /// One paragraph.
     pub summary: String,
     /// Headline metrics.
@@ -173,6 +176,7 @@ impl Event {
             from: None,
             to: None,
             reason: None,
+            trigger: None,
             summary: summary.into(),
             metrics: Vec::new(),
             findings: Vec::new(),

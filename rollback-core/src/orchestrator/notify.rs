@@ -81,7 +81,11 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
         e.stage = stage;
         e.from = self.from.as_ref().map(|r| r.version.clone());
         e.to = self.to.as_ref().map(|r| r.version.clone());
+        e.trigger = self.report.trigger.clone();
         e.reason = self.req.reason.clone().or_else(|| {
+            if let Some(t) = &self.report.trigger {
+                return Some(t.decision.clone());
+            }
             let detected: Vec<String> = self
                 .report
                 .detection

@@ -76,6 +76,11 @@ pub fn event(kind: EventKind) -> Event {
     e.from = Some(Version::parse("v1.3.0").unwrap());
     e.to = Some(Version::parse("v1.2.9").unwrap());
     e.reason = Some("Error rate 12.4% > 0.1% SLA <since 03:02>".into());
+    let mut trigger = rollback_core::Trigger::new("critical SLA breach");
+    trigger.signals = (1..=7)
+        .map(|i| format!("CRITICAL signal {i}: error rate 12.4% (SLA < 0.1%) since 03:02"))
+        .collect();
+    e.trigger = Some(trigger);
     e.metrics = vec![
         KeyMetric {
             name: "Error rate".into(),
