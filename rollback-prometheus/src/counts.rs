@@ -24,17 +24,47 @@
 //! Every scrape is seen, whatever the step: the counts are whole numbers, and only a restart
 //! between two scrapes hides what the process counted since the earlier one (no reading of a
 //! counter can see those). A step shorter than the scrape interval gives steps of 0 and steps
-//! holding a whole scrape's increments.
+//! holding a whole scrape's increments. A series that stops being scraped stops answering
+//! within 2.5 scrape intervals (`presence`), as a stale series does in a range query.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use rollback_core::{Sample, Series};
 
-/// How long a series stays present after its last sample, as in Prometheus's default
-/// `--query.lookback-delta`: a step gets a point while one of its group's series has a sample
-/// this recent, as a range query would answer.
+/// Prometheus's default `--query.lookback-delta`: how far back the read reaches for a series'
+/// last sample before the baseline point, and the longest a series stays present after its
+/// last sample.
 pub(crate) const LOOKBACK: Duration = Duration::minutes(5);
+
+/// A series stays present for this many scrape intervals after its last sample (one missed
+/// scrape is not a gap; a target that stopped being scraped is gone within seconds).
+const PRESENT_FOR_INTERVALS: i32 = 5;
+
+/// How long a series of this answer stays present after its last sample: 2.5 scrape intervals
+/// (the median spacing of consecutive samples over every series), at most [`LOOKBACK`]; the
+/// lookback when no series has two samples. Prometheus marks the series of a target that
+/// disappears stale at its next missed scrape, so a range query stops answering for it at
+/// once; the raw samples of a range selector carry no staleness markers, so this is how the
+/// counts stop too, rather than answering zeros for five minutes after a release's pods are
+/// gone.
+fn presence(series: &[Series]) -> Duration {
+    let mut gaps: Vec<i64> = series
+        .iter()
+        .flat_map(|s| {
+            s.samples
+                .windows(2)
+                .map(|w| (w[1].at - w[0].at).num_milliseconds())
+        })
+        .filter(|g| *g > 0)
+        .collect();
+    if gaps.is_empty() {
+        return LOOKBACK;
+    }
+    let mid = gaps.len() / 2;
+    let (_, median, _) = gaps.select_nth_unstable(mid);
+    (Duration::milliseconds(*median) * PRESENT_FOR_INTERVALS / 2).min(LOOKBACK)
+}
 
 /// The points of a range query: `first + k·step` for `k < points`.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +108,8 @@ impl Grid {
 /// `by`, at the points of `grid`.
 ///
 /// A point is in the answer for a group when one of its series has a sample at or before it
-/// and less than [`LOOKBACK`] old. Fails with a message naming the offending series when a
+/// and less than 2.5 scrape intervals old (at most [`LOOKBACK`]; see `presence`) or inside
+/// the point's step. Fails with a message naming the offending series when a
 /// series lacks `by` or a value is not a counter's (negative, NaN or infinite).
 pub(crate) fn per_step(
     mut series: Vec<Series>,
@@ -88,6 +119,11 @@ pub(crate) fn per_step(
     // The group's count and whether it is present, per point.
     let mut groups: BTreeMap<String, Vec<(f64, bool)>> = BTreeMap::new();
     let baseline = grid.baseline();
+    for s in &mut series {
+        s.samples.sort_by_key(|x| x.at);
+    }
+    // A step that holds a sample always has a point, however long the step.
+    let present_for = presence(&series).max(grid.step);
     for s in &mut series {
         let Some(group) = s.labels.get(by) else {
             return Err(format!(
@@ -108,7 +144,6 @@ pub(crate) fn per_step(
                 x.at.to_rfc3339()
             ));
         }
-        s.samples.sort_by_key(|x| x.at);
         let points = groups
             .entry(group.clone())
             .or_insert_with(|| vec![(0.0, false); grid.points]);
@@ -121,7 +156,7 @@ pub(crate) fn per_step(
             }
             let recent = next
                 .checked_sub(1)
-                .is_some_and(|i| at - s.samples[i].at < LOOKBACK);
+                .is_some_and(|i| at - s.samples[i].at < present_for);
             point.1 |= recent;
         }
         for x in &s.samples {
@@ -328,6 +363,25 @@ mod tests {
         // Nothing newer than the lookback: no point.
         let old = counter(&[("le", "+Inf")], &[(-400, 5.0)]);
         assert!(per_step(vec![old], "le", &grid(3)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_series_that_stops_being_scraped_is_gone_within_a_few_intervals_one_gap_is_not() {
+        // Scraped every 10 s; a missed scrape at 50; the pod is gone after 80.
+        let points: Vec<(i64, f64)> = [0, 10, 20, 30, 40, 60, 70, 80]
+            .iter()
+            .map(|&t| (t, t as f64))
+            .collect();
+        let s = counter(&[("code", "200")], &points);
+        let out = per_step(vec![s], "code", &grid(20)).unwrap();
+        let at: Vec<i64> = values(&out[0]).iter().map(|p| p.0).collect();
+        // Present through 100 (20 s after the last sample < 25 s), not at 110 or later.
+        assert_eq!(at, (1..=10).map(|k| 10 * k).collect::<Vec<_>>());
+        assert_eq!(
+            values(&out[0])[4],
+            (50, 0.0),
+            "the missed scrape is a count of 0"
+        );
     }
 
     #[test]

@@ -320,6 +320,37 @@ async fn status_codes_are_exact_counts_through_resets_new_series_and_short_steps
     assert_eq!(got, [("200", vec![(at, 120.0)]), ("500", vec![(at, 24.0)])]);
 }
 
+/// After the last scrape (the end of the test data, as when a release's pods are gone) the
+/// counts stop within 2.5 scrape intervals, as a range query stops at a stale series: no zeros
+/// for the five minutes of Prometheus's lookback.
+#[tokio::test]
+async fn counts_stop_soon_after_the_last_scrape() {
+    let Some(s) = server() else { return };
+    let payments = Target::new(Environment::Production, "payments").with_namespace("shop");
+    let range = TimeRange {
+        start: s.end - chrono::Duration::seconds(60),
+        end: s.end + chrono::Duration::seconds(300),
+    };
+    let q = MetricQuery::new(
+        MetricKind::StatusCodes,
+        payments,
+        range,
+        Duration::from_secs(10),
+    )
+    .for_release(release("v2.0.0"));
+    let series = value(&source(&s), &q).await;
+    assert_eq!(series.len(), 2, "{series:?}");
+    for x in &series {
+        let last = x.samples.last().expect("samples").at;
+        assert!(
+            last >= s.end && last < s.end + chrono::Duration::seconds(38),
+            "{}: last point {}s after the last scrape",
+            x.labels["code"],
+            (last - s.end).num_seconds()
+        );
+    }
+}
+
 /// Sorts the series of a `LatencyHistogram` answer by bound and returns the bounds.
 fn by_bound(series: &mut [Series]) -> Vec<String> {
     let bound = |s: &Series| match s.labels["le"].as_str() {
