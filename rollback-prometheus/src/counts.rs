@@ -41,16 +41,10 @@ pub(crate) const LOOKBACK: Duration = Duration::minutes(5);
 /// scrape is not a gap; a target that stopped being scraped is gone within seconds).
 const PRESENT_FOR_INTERVALS: i32 = 5;
 
-/// How long a series of this answer stays present after its last sample: 2.5 scrape intervals
-/// (the median spacing of consecutive samples over every series), at most [`LOOKBACK`]; the
-/// lookback when no series has two samples. Prometheus marks the series of a target that
-/// disappears stale at its next missed scrape, so a range query stops answering for it at
-/// once; the raw samples of a range selector carry no staleness markers, so this is how the
-/// counts stop too, rather than answering zeros for five minutes after a release's pods are
-/// gone.
-fn presence(series: &[Series]) -> Duration {
+/// The median spacing of consecutive samples of `series` (its scrape interval), if any has two.
+fn scrape_interval<'a>(series: impl IntoIterator<Item = &'a Series>) -> Option<Duration> {
     let mut gaps: Vec<i64> = series
-        .iter()
+        .into_iter()
         .flat_map(|s| {
             s.samples
                 .windows(2)
@@ -59,11 +53,21 @@ fn presence(series: &[Series]) -> Duration {
         .filter(|g| *g > 0)
         .collect();
     if gaps.is_empty() {
-        return LOOKBACK;
+        return None;
     }
     let mid = gaps.len() / 2;
     let (_, median, _) = gaps.select_nth_unstable(mid);
-    (Duration::milliseconds(*median) * PRESENT_FOR_INTERVALS / 2).min(LOOKBACK)
+    Some(Duration::milliseconds(*median))
+}
+
+/// How long a series stays present after its last sample: 2.5 of its scrape intervals (of the
+/// whole answer's when it has fewer than two samples), at most [`LOOKBACK`]; the lookback when
+/// no interval is known. Prometheus marks the series of a target that disappears stale at its
+/// next missed scrape, so a range query stops answering for it at once; the raw samples of a
+/// range selector carry no staleness markers, so this is how the counts stop too, rather than
+/// answering zeros for five minutes after a release's pods are gone.
+fn presence(interval: Option<Duration>) -> Duration {
+    interval.map_or(LOOKBACK, |i| (i * PRESENT_FOR_INTERVALS / 2).min(LOOKBACK))
 }
 
 /// The points of a range query: `first + k·step` for `k < points`.
@@ -122,8 +126,7 @@ pub(crate) fn per_step(
     for s in &mut series {
         s.samples.sort_by_key(|x| x.at);
     }
-    // A step that holds a sample always has a point, however long the step.
-    let present_for = presence(&series).max(grid.step);
+    let answer_interval = scrape_interval(&series);
     for s in &mut series {
         let Some(group) = s.labels.get(by) else {
             return Err(format!(
@@ -147,6 +150,8 @@ pub(crate) fn per_step(
         let points = groups
             .entry(group.clone())
             .or_insert_with(|| vec![(0.0, false); grid.points]);
+        // A step that holds a sample always has a point, however long the step.
+        let present_for = presence(scrape_interval([&*s]).or(answer_interval)).max(grid.step);
         let mut last: Option<f64> = None;
         let mut next = 0; // the next sample not yet at or before the point being marked
         for (k, point) in points.iter_mut().enumerate() {
@@ -382,6 +387,17 @@ mod tests {
             (50, 0.0),
             "the missed scrape is a count of 0"
         );
+    }
+
+    #[test]
+    fn each_series_is_present_for_its_own_scrape_interval() {
+        // `200` scraped every 10 s, `500` every 60 s (another job): the slow one has no gaps.
+        let fast_points: Vec<(i64, f64)> = (0..=12).map(|k| (10 * k, k as f64)).collect();
+        let fast = counter(&[("code", "200")], &fast_points);
+        let slow = counter(&[("code", "500")], &[(0, 1.0), (60, 2.0), (120, 3.0)]);
+        let out = per_step(vec![fast, slow], "code", &grid(12)).unwrap();
+        let at: Vec<i64> = values(&out[1]).iter().map(|p| p.0).collect();
+        assert_eq!(at, (1..=12).map(|k| 10 * k).collect::<Vec<_>>());
     }
 
     #[test]
