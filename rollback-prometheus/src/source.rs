@@ -321,7 +321,9 @@ impl PrometheusSource {
     }
 
     /// Renders the PromQL that [`query`](MetricsSource::query) would run for `query`, without
-    /// running it (for dry runs, reports and debugging).
+    /// running it (for dry runs, reports and debugging). For `StatusCodes` and
+    /// `LatencyHistogram` it is the selector whose raw samples are read and counted (the crate
+    /// docs, *Exact counts per step*).
     pub fn render(&self, query: &MetricQuery) -> Result<String> {
         self.render_parts(
             &query.kind,
@@ -594,9 +596,9 @@ impl PrometheusSource {
             MetricKind::LatencyHistogram => {
                 // `le` is in milliseconds already (see `counts`): one series per bound, in
                 // the order of the bounds.
-                let bound = |s: &Series| match s.labels["le"].as_str() {
-                    "+Inf" => f64::INFINITY,
-                    le => le.parse::<f64>().unwrap_or(f64::NAN),
+                let bound = |s: &Series| match s.labels.get("le").map(String::as_str) {
+                    Some("+Inf") => f64::INFINITY,
+                    le => le.and_then(|l| l.parse::<f64>().ok()).unwrap_or(f64::NAN),
                 };
                 series.sort_by(|a, b| bound(a).total_cmp(&bound(b)));
                 Ok(series)
