@@ -85,7 +85,7 @@ pub fn incident_marker(event: &Event) -> String {
 
 /// The marker put in a comment's body, to find it again when the answer to its POST is lost:
 /// the incident, the event's kind and its time.
-pub(crate) fn event_marker(event: &Event) -> String {
+pub fn event_marker(event: &Event) -> String {
     format!(
         "<!-- rollback-event: {}:{:?}:{} -->",
         event.incident_key(),
