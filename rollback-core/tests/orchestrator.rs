@@ -1453,3 +1453,71 @@ async fn the_report_and_the_root_cause_analysis_say_what_tripped_the_rollback() 
     assert_eq!(r.outcome, Outcome::NothingToDo);
     assert!(r.trigger.is_none());
 }
+
+/// The simulation's metrics, with the failing release's window metrics (error rate, latency,
+/// CPU, memory) answered with healthy constants: only the sequential tests, which read the
+/// status codes and the latency histogram, see the failure.
+struct HealthyWindow<M> {
+    inner: M,
+    failing: String,
+}
+
+#[async_trait]
+impl<M: MetricsSource> MetricsSource for HealthyWindow<M> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn query(&self, query: &MetricQuery) -> Result<Vec<Series>> {
+        let healthy = match query.kind {
+            MetricKind::ErrorRate => 0.0001,
+            MetricKind::Latency(_) => 40.0,
+            MetricKind::CpuUtilization | MetricKind::MemoryUtilization => 30.0,
+            _ => return self.inner.query(query).await,
+        };
+        let failing = query
+            .release
+            .as_ref()
+            .is_some_and(|r| r.version.as_str() == self.failing);
+        if !failing {
+            return self.inner.query(query).await;
+        }
+        let step = chrono::Duration::from_std(query.step).unwrap();
+        let mut samples = Vec::new();
+        let mut at = query.range.start;
+        while at < query.range.end {
+            samples.push(Sample { at, value: healthy });
+            at += step;
+        }
+        Ok(vec![Series::new(samples)])
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_started_event_is_as_severe_as_the_worst_signal_the_sequential_tests_included() {
+    let sim = Simulation::builtin("cascade").unwrap();
+    let releases = sim.platform().releases(&sim.target()).await.unwrap();
+    let metrics = HealthyWindow {
+        inner: sim.metrics(),
+        failing: releases[0].version.to_string(),
+    };
+    let recorder = Arc::new(RecordingNotifier::default());
+    let r = Orchestrator::builder(sim.platform(), metrics)
+        .clock(sim.clock())
+        .notifier(recorder.clone())
+        .build()
+        .unwrap()
+        .run(request(&sim))
+        .await;
+    assert_eq!(r.outcome, Outcome::RolledBack, "{}", r.summary);
+    // The window saw nothing; the sequential error test a critical breach.
+    let window = r.detection.as_ref().unwrap();
+    assert_eq!(window.worst(), None, "{}", window.explain());
+    assert_eq!(
+        r.sequential.as_ref().unwrap().worst(),
+        Some(Severity::Critical)
+    );
+    let events = recorder.events.lock().unwrap();
+    assert_eq!(events[0].kind, EventKind::Started);
+    assert_eq!(events[0].severity, Severity::Critical);
+}

@@ -50,11 +50,13 @@ impl<P: Platform + 'static, M: MetricsSource + 'static> Run<P, M> {
     pub(super) fn event(&self, kind: EventKind, stage: Option<Stage>) -> Event {
         let severity = match kind {
             EventKind::Failed => Severity::Critical,
+            // As severe as the worst signal: window, sequential tests, workload.
             EventKind::Started => self
                 .report
                 .detection
                 .as_ref()
                 .and_then(|d| d.worst())
+                .max(self.report.sequential.as_ref().and_then(|v| v.worst()))
                 .max(self.workload_failure().map(|(sev, _)| sev))
                 .unwrap_or(Severity::High),
             EventKind::Succeeded => Severity::Medium,
