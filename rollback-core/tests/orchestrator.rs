@@ -13,7 +13,15 @@ use rollback_core::*;
 fn orchestrator(
     sim: &Simulation,
 ) -> OrchestratorBuilder<rollback_core::sim::SimPlatform, rollback_core::sim::SimMetrics> {
-    Orchestrator::builder(sim.platform(), sim.metrics()).clock(sim.clock())
+    orchestrator_with(sim, sim.metrics())
+}
+
+/// The simulation's platform and clock with other metrics (a wrapper around its own).
+fn orchestrator_with<M: MetricsSource + 'static>(
+    sim: &Simulation,
+    metrics: M,
+) -> OrchestratorBuilder<rollback_core::sim::SimPlatform, M> {
+    Orchestrator::builder(sim.platform(), metrics).clock(sim.clock())
 }
 
 fn request(sim: &Simulation) -> RollbackRequest {
@@ -1323,8 +1331,7 @@ async fn run_without_memory_data(
     };
     let mut policy = policy::Policy::default();
     policy.detection.no_data = no_data;
-    let r = Orchestrator::builder(sim.platform(), metrics)
-        .clock(sim.clock())
+    let r = orchestrator_with(&sim, metrics)
         .policy(policy)
         .build()
         .unwrap()
@@ -1502,8 +1509,7 @@ async fn the_started_event_is_as_severe_as_the_worst_signal_the_sequential_tests
         failing: releases[0].version.to_string(),
     };
     let recorder = Arc::new(RecordingNotifier::default());
-    let r = Orchestrator::builder(sim.platform(), metrics)
-        .clock(sim.clock())
+    let r = orchestrator_with(&sim, metrics)
         .notifier(recorder.clone())
         .build()
         .unwrap()
