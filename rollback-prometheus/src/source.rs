@@ -145,35 +145,6 @@ impl PrometheusSource {
                 Template::parse(&format!("custom.{name}"), src, false)?,
             );
         }
-        // The counted kinds are read as range selectors: their templates must be selectors.
-        let example_target = Target::new(rollback_core::Environment::Production, "example")
-            .with_namespace("example");
-        let example_release = ReleaseRef {
-            version: rollback_core::Version::parse("v1.0.0").expect("a valid version"),
-            revision: "example-1".into(),
-        };
-        for (name, over) in [
-            ("status_codes", &o.status_codes),
-            ("latency_histogram", &o.latency_histogram),
-        ] {
-            let Some(src) = over else { continue };
-            let rendered = Template::parse(name, src, false)?.render(&Vars {
-                target: &example_target,
-                release: Some(&example_release),
-                window: config.rate_window,
-                step: config.rate_window,
-                quantile: None,
-                labels: &config.labels,
-            })?;
-            if !crate::counts::is_vector_selector(&rendered) {
-                return Err(configure_error(format!(
-                    "templates.{name} must select the counters themselves, as one vector \
-                     selector such as 'http_requests_total{{{{selector}}}}' (a metric name and \
-                     label matchers, no function, aggregation or range): the source reads \
-                     their raw samples and counts them per step; got {src:?}"
-                )));
-            }
-        }
         let templates = Templates {
             error_rate: pick("error_rate", &o.error_rate, &d.error_rate, false)?,
             request_rate: pick("request_rate", &o.request_rate, &d.request_rate, false)?,
@@ -190,6 +161,39 @@ impl PrometheusSource {
             )?,
             custom,
         };
+        // The counted kinds are read as range selectors: their templates must be selectors.
+        let example_target = Target::new(rollback_core::Environment::Production, "example")
+            .with_namespace("example");
+        let example_release = ReleaseRef {
+            version: rollback_core::Version::parse("v1.0.0").expect("a valid version"),
+            revision: "example-1".into(),
+        };
+        for (name, template, src) in [
+            ("status_codes", &templates.status_codes, &o.status_codes),
+            (
+                "latency_histogram",
+                &templates.latency_histogram,
+                &o.latency_histogram,
+            ),
+        ] {
+            let rendered = template.render(&Vars {
+                target: &example_target,
+                release: Some(&example_release),
+                window: config.rate_window,
+                step: config.rate_window,
+                quantile: None,
+                labels: &config.labels,
+            })?;
+            if !crate::counts::is_vector_selector(&rendered) {
+                return Err(configure_error(format!(
+                    "templates.{name} must select the counters themselves, as one vector \
+                     selector such as 'http_requests_total{{{{selector}}}}' (a metric name and \
+                     label matchers, no function, aggregation or range): the source reads \
+                     their raw samples and counts them per step; got {:?}",
+                    src.as_deref().unwrap_or_default()
+                )));
+            }
+        }
 
         let auth = match &config.auth {
             None => None,
