@@ -94,6 +94,13 @@ pub fn event_marker(event: &Event) -> String {
     )
 }
 
+/// Whether an issue or comment of the API's answers has `marker` in its body.
+fn carries(item: &Value, marker: &str) -> bool {
+    item.get("body")
+        .and_then(Value::as_str)
+        .is_some_and(|b| b.contains(marker))
+}
+
 /// `Rollback: checkout v1.3.0 → v1.2.9 (production)`.
 pub fn issue_title(event: &Event) -> String {
     let from = event.from.as_ref().map_or("?", |v| v.as_str());
@@ -223,6 +230,19 @@ impl GithubNotifier {
         })
     }
 
+    /// GETs `url` and decodes the JSON answer.
+    async fn get_json(&self, op: &'static str, url: &reqwest::Url) -> Result<Value> {
+        let resp = self
+            .http
+            .send(
+                op,
+                |c| self.request(c, reqwest::Method::GET, url),
+                |r| self.verdict(op, r),
+            )
+            .await?;
+        self.parse_json(op, &resp)
+    }
+
     /// Looks for an issue with the incident's marker.
     async fn find_existing(&self, marker: &str, key: &str) -> Result<Option<u64>> {
         let items: Vec<Value> = if let Some(label) = self.labels.first() {
@@ -233,15 +253,7 @@ impl GithubNotifier {
                 .append_pair("sort", "created")
                 .append_pair("direction", "desc")
                 .append_pair("per_page", "100");
-            let resp = self
-                .http
-                .send(
-                    "list_issues",
-                    |c| self.request(c, reqwest::Method::GET, &url),
-                    |r| self.verdict("list_issues", r),
-                )
-                .await?;
-            match self.parse_json("list_issues", &resp)? {
+            match self.get_json("list_issues", &url).await? {
                 Value::Array(a) => a,
                 _ => Vec::new(),
             }
@@ -254,16 +266,9 @@ impl GithubNotifier {
             url.query_pairs_mut()
                 .append_pair("q", &q)
                 .append_pair("per_page", "20");
-            let resp = self
-                .http
-                .send(
-                    "search_issues",
-                    |c| self.request(c, reqwest::Method::GET, &url),
-                    |r| self.verdict("search_issues", r),
-                )
-                .await?;
             match self
-                .parse_json("search_issues", &resp)?
+                .get_json("search_issues", &url)
+                .await?
                 .get_mut("items")
                 .map(Value::take)
             {
@@ -274,11 +279,7 @@ impl GithubNotifier {
         Ok(items
             .iter()
             .filter(|i| i.get("pull_request").is_none())
-            .find(|i| {
-                i.get("body")
-                    .and_then(Value::as_str)
-                    .is_some_and(|b| b.contains(marker))
-            })
+            .find(|i| carries(i, marker))
             .and_then(|i| i.get("number").and_then(Value::as_u64)))
     }
 
@@ -399,25 +400,13 @@ impl GithubNotifier {
         url.query_pairs_mut()
             .append_pair("since", since)
             .append_pair("per_page", "100");
-        let resp = self
-            .http
-            .send(
-                "list_comments",
-                |c| self.request(c, reqwest::Method::GET, &url),
-                |r| self.verdict("list_comments", r),
-            )
-            .await?;
-        let comments = match self.parse_json("list_comments", &resp)? {
+        let comments = match self.get_json("list_comments", &url).await? {
             Value::Array(a) => a,
             _ => Vec::new(),
         };
         Ok(comments
             .iter()
-            .find(|c| {
-                c.get("body")
-                    .and_then(Value::as_str)
-                    .is_some_and(|b| b.contains(marker))
-            })
+            .find(|c| carries(c, marker))
             .map(|c| c.get("id").and_then(Value::as_u64).unwrap_or_default()))
     }
 }
